@@ -45,7 +45,7 @@ CHECK_NAMES: tuple[str, ...] = (
 
 _INPUT = ConfigDict(extra="ignore", frozen=True)
 NonNegativeInt = Annotated[StrictInt, Field(ge=0)]
-Seconds = StrictInt | StrictFloat
+Seconds = StrictInt | Annotated[StrictFloat, Field(allow_inf_nan=False)]
 
 
 class Author(BaseModel):
@@ -147,3 +147,58 @@ class Verdict(BaseModel):
     checks: dict[str, Check] = Field(description="Always the seven checks, by name.")
     error: VerdictError | None = None
     versions: Versions
+
+
+def _loc_to_path(loc: tuple[Any, ...]) -> str:
+    """("media", 2, "path") -> "media[2].path"; pydantic's tuple/union tags are dropped."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("tuple", "list", "int", "float", "function-after", "constrained-int"):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "post"
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
+
+
+# pydantic error type -> the rule in our own words ("expected ..."); others keep pydantic's text.
+_RULES = {
+    "greater_than_equal": "expected >= {ge}",
+    "less_than_equal": "expected <= {le}",
+    "string_too_long": "expected at most {max_length} characters",
+    "string_too_short": "expected at least {min_length} characters",
+    "too_long": "expected at most {max_length} items",
+    "too_short": "expected at least {min_length} items",
+    "int_type": "expected an integer",
+    "string_type": "expected a string",
+    "bool_type": "expected true or false",
+    "model_type": "expected a JSON object",
+    "dict_type": "expected a JSON object",
+    "list_type": "expected a JSON array",
+    "tuple_type": "expected a [seconds, views] pair",
+    "literal_error": "expected {expected}",
+    "finite_number": "expected a finite number",
+}
+
+
+def describe_validation_errors(errors: list[dict[str, Any]]) -> str:
+    """pydantic errors as `<field path>: expected <rule>, got <value>`, joined by "; "."""
+    parts = []
+    for err in errors:
+        path = _loc_to_path(tuple(err.get("loc", ())))
+        if err.get("type") == "missing":
+            parts.append(f"{path}: required field is missing")
+            continue
+        template = _RULES.get(err.get("type", ""))
+        try:
+            rule = template.format(**err.get("ctx", {})) if template else err.get("msg", "invalid")
+        except (KeyError, IndexError):
+            rule = err.get("msg", "invalid")
+        parts.append(f"{path}: {rule}, got {_short(err.get('input'))}")
+    return "; ".join(parts)

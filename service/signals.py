@@ -97,6 +97,6 @@ def load_signals(models_dir: Path, only: Sequence[str] | None = None) -> dict[st
         try:
             loader = getattr(importlib.import_module(module_name), func_name)
             signals[spec.name] = loader(models_dir)
-        except (FileNotFoundError, ModuleNotFoundError, AttributeError) as exc:
+        except (FileNotFoundError, ImportError, AttributeError) as exc:
             log.info("model %s not installed: %s", spec.name, exc)
     return signals

@@ -1,0 +1,118 @@
+"""Adapters: each shipped model seen as a `Signal` (see service/signals.py).
+
+An adapter turns posts into its model's input, calls the model's batch method
+once, and turns the model's answer into a CheckSignal per check. Loading reads
+the artifact in models/<name>/artifact/ and raises FileNotFoundError when the
+model has not shipped, which leaves its checks "model not installed".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from .schemas import Post
+from .signals import CheckSignal
+
+__all__ = ["load_text_signal", "load_views_signal", "load_watermark_signal"]
+
+
+class ViewsSignal:
+    name = "views"
+    checks = ("organic_views",)
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.version = model.version
+
+    def score_posts(self, posts: Sequence[Post], media_paths) -> list[dict[str, CheckSignal]]:
+        items = [
+            {
+                "views": p.views,
+                "view_history": [list(pt) for pt in p.view_history] if p.view_history is not None else None,
+                "engagement": p.engagement.model_dump() if p.engagement is not None else None,
+                "follower_count": p.author.follower_count,
+            }
+            for p in posts
+        ]
+        return [
+            {"organic_views": CheckSignal(score=s.probability, evidence=tuple(s.evidence), skipped=s.skipped)}
+            for s in self.model.score_posts(items)
+        ]
+
+
+class TextSignal:
+    name = "text"
+    checks = ("no_branded_content", "no_copyrighted_content")
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.version = model.version
+
+    def score_posts(self, posts: Sequence[Post], media_paths) -> list[dict[str, CheckSignal]]:
+        scores = self.model.score_texts([p.text or "" for p in posts])
+        out = []
+        for s in scores:
+            spans = {check: tuple(sp for sp in s.spans if sp.get("check") == check) for check in self.checks}
+            out.append(
+                {
+                    "no_branded_content": CheckSignal(score=s.branded, evidence=spans["no_branded_content"]),
+                    "no_copyrighted_content": CheckSignal(score=s.copyright, evidence=spans["no_copyrighted_content"]),
+                }
+            )
+        return out
+
+
+class WatermarkSignal:
+    """Scores every media item of a post; the post's score is its worst item."""
+
+    name = "watermark"
+    checks = ("no_platform_watermark",)
+
+    def __init__(self, detector, sample_frames, media_error) -> None:
+        self.detector = detector
+        self.version = detector.version
+        self._sample_frames = sample_frames
+        self._media_error = media_error
+
+    def _score_post(self, post: Post, paths: Sequence[Path]) -> CheckSignal:
+        best, evidence, unreadable = 0.0, [], []
+        for index, (item, path) in enumerate(zip(post.media, paths)):
+            try:
+                sampled = self._sample_frames(path, item.type)
+            except self._media_error as exc:
+                unreadable.append(f"media[{index}]: {exc.message}")
+                continue
+            score = self.detector.score_media(sampled)
+            best = max(best, score.probability)
+            if score.platform != "none":
+                evidence.extend({"media": index, **ev} for ev in score.evidence)
+        if unreadable and len(unreadable) == len(paths):
+            return CheckSignal(skipped="; ".join(unreadable), blocking=True)
+        if unreadable:
+            evidence.extend({"media": r.split(":")[0], "error": r} for r in unreadable)
+        return CheckSignal(score=best, evidence=tuple(evidence))
+
+    def score_posts(self, posts: Sequence[Post], media_paths) -> list[dict[str, CheckSignal]]:
+        return [{"no_platform_watermark": self._score_post(p, paths)} for p, paths in zip(posts, media_paths)]
+
+
+def load_views_signal(models_dir: Path) -> ViewsSignal:
+    from models.views import load
+
+    return ViewsSignal(load(Path(models_dir) / "views" / "artifact"))
+
+
+def load_text_signal(models_dir: Path) -> TextSignal:
+    from models.text import load
+
+    return TextSignal(load(Path(models_dir) / "text" / "artifact"))
+
+
+def load_watermark_signal(models_dir: Path) -> WatermarkSignal:
+    from models.watermark import load
+
+    from .frames import MediaError, sample_frames
+
+    return WatermarkSignal(load(Path(models_dir) / "watermark" / "artifact"), sample_frames, MediaError)
+

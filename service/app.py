@@ -1,0 +1,103 @@
+"""The BentoML service: loads the pipeline once per worker and delegates to it.
+
+Routes: POST /evaluate {"post": Post} -> Verdict; POST /evaluate_batch
+{"posts": [Post, ...]} -> [Verdict, ...]; POST /evaluate_upload (multipart:
+`post` JSON plus `files`, one per post.media item, in order) -> Verdict.
+BentoML adds /livez, /readyz, /metrics and the OpenAPI docs at /.
+Start it with `make serve` (or `bonuscheck serve`), which also refuses to bind
+a public address without API keys.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import bentoml
+from pydantic import AfterValidator, Field, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from .http_guard import RequestGuard
+from .schemas import MAX_MEDIA_ITEMS, Post, Verdict
+
+MAX_BATCH = 1000
+
+
+def _unique_ids(posts: list[Post]) -> list[Post]:
+    seen: set[str] = set()
+    for i, post in enumerate(posts):
+        if post.post_id in seen:
+            raise ValueError(f"posts[{i}].post_id: expected unique ids within a batch, got duplicate {post.post_id!r}")
+        seen.add(post.post_id)
+    return posts
+
+
+PostBatch = Annotated[list[Post], Field(min_length=1, max_length=MAX_BATCH), AfterValidator(_unique_ids)]
+UploadedFiles = Annotated[list[Path], Field(max_length=MAX_MEDIA_ITEMS, description="One file per post.media item, in order.")]
+
+
+def field_error(field: str, message: str) -> ValidationError:
+    """A request-level rule broken: reported like any field error (422, loc/msg)."""
+    return ValidationError.from_exception_data(
+        "Input", [InitErrorDetails(type=PydanticCustomError("value_error", message), loc=(field,), input=None)]
+    )
+
+
+def cap_torch_threads() -> None:
+    """BentoML 1.4 leaves torch at one thread per core in every worker; share the cores instead."""
+    threads = int(os.environ.get("BONUSCHECK_TORCH_THREADS", "0")) or max(1, (os.cpu_count() or 1) // 2)
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(threads)
+
+
+@bentoml.service(name="bonuscheck", traffic={"timeout": 120}, workers=1)
+class BonusCheck:
+    def __init__(self) -> None:
+        cap_torch_threads()
+        from .pipeline import Pipeline  # heavy model imports happen here, once per worker
+
+        self.pipeline = Pipeline.load()
+        self.ready = True
+
+    def __is_ready__(self) -> bool:
+        return getattr(self, "ready", False)
+
+    @bentoml.api
+    def evaluate(self, post: Post) -> Verdict:
+        """Judge one post: the verdict, every check's status, and the evidence."""
+        return self.pipeline.evaluate([post])[0]
+
+    @bentoml.api
+    def evaluate_batch(self, posts: PostBatch) -> list[Verdict]:
+        """Judge up to 1,000 posts (unique post_ids); verdicts come back in input order."""
+        return self.pipeline.evaluate(posts)
+
+    @bentoml.api
+    def evaluate_upload(self, post: Post, files: UploadedFiles = []) -> Verdict:  # noqa: B006 - BentoML reads the default
+        """Judge one post whose media arrive in the request (multipart: `post` JSON, `files` in post.media order)."""
+        if len(files) != len(post.media):
+            raise field_error("files", f"expected {len(post.media)} files (one per post.media item), got {len(files)}")
+        from .media import MediaRoot
+
+        folder = Path(tempfile.mkdtemp(prefix="bonuscheck-upload-"))
+        try:
+            media = []
+            for i, (item, file) in enumerate(zip(post.media, files)):
+                name = f"{i}{Path(item.path).suffix.lower()[:8]}"
+                shutil.move(str(file), folder / name)
+                media.append(item.model_copy(update={"path": name}))
+            local = post.model_copy(update={"media": media})
+            verdict = self.pipeline.evaluate([local], media_root=MediaRoot(folder))[0]
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return verdict
+
+
+BonusCheck.add_asgi_middleware(RequestGuard)
