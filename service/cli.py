@@ -39,53 +39,95 @@ def _fail(option: str, value: object, reason: str, status: ExitStatus = ExitStat
 
 @app.command()
 def score(
-    input: Path = typer.Argument(..., help="Posts to judge, one JSON object per line (JSONL)."),
-    output: Path = typer.Option(..., "-o", "--output", help="Where to write the verdicts (JSONL, one per input line)."),
+    input: Path = typer.Argument(..., help="Posts to judge: JSONL (one JSON object per line) or Parquet."),
+    output: Path = typer.Option(..., "-o", "--output", help="Where to write the verdicts: .jsonl or .parquet, one per input row."),
     media_root: Optional[Path] = typer.Option(
         None, "--media-root", help="Folder that media paths are relative to. [default: the input file's folder]"
     ),
     policy: Optional[Path] = typer.Option(
         None, "--policy", help="Policy YAML with the thresholds. [default: $BONUSCHECK_POLICY, else the shipped policy.yaml]"
     ),
-    batch_size: int = typer.Option(256, "--batch-size", min=1, max=100_000, help="Posts per model batch."),
+    in_format: Optional[str] = typer.Option(None, "--format", help="Input format, jsonl or parquet. [default: from the extension]"),
+    out_format: Optional[str] = typer.Option(None, "--output-format", help="Output format, jsonl or parquet. [default: from the extension]"),
+    workers: int = typer.Option(0, "--workers", min=0, max=256, help="Worker processes; 0 = one per core, 1 = in this process."),
+    batch_size: int = typer.Option(256, "--batch-size", min=1, max=100_000, help="Posts per chunk sent to the models."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run with the same arguments instead of starting over."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write the summary as JSON to this file."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar on stderr."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar (rate, ETA) on stderr."),
 ) -> None:
-    """Judge every post in INPUT and write one verdict per line to OUTPUT, in order.
+    """Judge every post in INPUT and write one verdict per row to OUTPUT, in input order.
 
-    A malformed line becomes an `error` verdict naming its line number; the run
-    goes on. The output file appears only when the run is complete. Example:
+    A malformed row becomes an `error` verdict whose message starts with its
+    line (JSONL) or row (Parquet) number; the run goes on. The output file
+    appears only when the run is complete; after a crash or kill, rerun the
+    same command with --resume to finish without rescoring. Example:
 
-        bonuscheck score posts.jsonl -o verdicts.jsonl --media-root ./media
+        bonuscheck score posts.jsonl -o verdicts.parquet --media-root ./media --report summary.json
     """
     from tqdm import tqdm
 
-    from .batch import score_jsonl
-    from .pipeline import Pipeline
-    from .policy import PolicyError
+    from .batch import InputError, score_file
+    from .policy import PolicyError, load_policy
 
-    if not input.is_file():
-        _fail("INPUT", input, "file does not exist or is not a file")
     if not output.parent.is_dir():
         _fail("--output", output, "its folder does not exist")
     root = media_root if media_root is not None else input.resolve().parent
     if not root.is_dir():
         _fail("--media-root", root, "folder does not exist")
     try:
-        pipeline = Pipeline.load(policy_path=policy, media_root=root)
+        load_policy(policy)  # fail fast, before any worker starts
     except PolicyError as exc:
         _fail("--policy", policy or "policy.yaml", str(exc))
-    bar = tqdm(total=input.stat().st_size, unit="B", unit_scale=True, desc="scoring", file=sys.stderr, disable=not progress)
+    args = {"policy_path": str(policy) if policy else None, "media_root": str(root.resolve())}
+    bar = tqdm(total=0, unit_scale=True, desc="scoring", file=sys.stderr, disable=not progress)
+
+    def on_progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
     try:
-        summary = score_jsonl(input, output, pipeline, batch_size=batch_size, progress=bar)
+        summary = score_file(
+            input, output, pipeline_args=args, in_format=in_format, out_format=out_format,
+            workers=workers or (os.cpu_count() or 1), batch_size=batch_size, resume=resume, on_progress=on_progress,
+        )
+    except InputError as exc:
+        _fail("INPUT", input, str(exc))
     except OSError as exc:
         _fail("INPUT", input, f"cannot be read or written ({exc.strerror})")
     finally:
         bar.close()
-    for line in summary.lines():
+    for line in [*summary.lines(), f"{summary.as_dict()['posts_per_second']} posts/s"]:
         typer.echo(line, err=True)
     if report is not None:
         report.write_text(json.dumps(summary.as_dict(), indent=2) + "\n", encoding="utf-8")
+
+
+@app.command("spark-score")
+def spark_score_command(
+    input: str = typer.Argument(..., help="Parquet file or folder of posts (any path Spark can read)."),
+    output: str = typer.Argument(..., help="Parquet folder for the verdicts; overwritten."),
+    master: str = typer.Option("local[2]", "--master", help="Spark master URL, e.g. local[2] or spark://host:7077."),
+    media_root: Optional[str] = typer.Option(None, "--media-root", help="Media folder every executor can read."),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Policy YAML. [default: the shipped policy.yaml]"),
+) -> None:
+    """Judge a Parquet file of posts on Spark with the same pipeline as `score`.
+
+    Each executor loads the models once. The output has one row per post:
+    post_id, decision, bonus_tier, error_code, error_message, verdict_json.
+    """
+    from .batch_io import InputError
+    from .policy import PolicyError, load_policy
+    from .spark_job import spark_score
+
+    try:
+        load_policy(policy)
+    except PolicyError as exc:
+        _fail("--policy", policy or "policy.yaml", str(exc))
+    try:
+        n = spark_score(input, output, master=master, media_root=media_root, policy_path=str(policy) if policy else None)
+    except InputError as exc:
+        _fail("INPUT", input, str(exc))
+    typer.echo(f"{n} verdicts written to {output}", err=True)
 
 
 @app.command()

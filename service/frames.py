@@ -1,0 +1,293 @@
+"""Safe media decoding and frame sampling for the watermark check.
+
+Untrusted files arrive here. Every failure becomes a `MediaError` with a snake_case
+code and a one-sentence message (no server paths); nothing decodes without a cap:
+- the container is chosen by its magic bytes, never by probing every demuxer ffmpeg
+  knows (that is how playlists and odd demuxers get reached), and a declared kind that
+  disagrees with the content is refused;
+- image dimensions are read from the header before the pixels (decompression bombs);
+- video dimensions are checked before decoding, the total number of decoded frames is
+  capped whatever the duration, and a wall-clock budget is checked after every frame.
+
+Videos are not decoded end to end: a handful of target times (spread over the clip plus
+the tail, where TikTok's end card sits) are reached by seeking to the keyframe before
+each one and decoding forward a bounded number of frames. Frames are scaled straight to
+the detector's input size by swscale (area filter) while converting to RGB.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+__all__ = ["MediaError", "SampledFrames", "sample_frames"]
+
+DEFAULT_SIZE = (256, 256)  # (height, width); the watermark detector's input size
+MAX_FRAMES = 10  # frames returned per video
+TIME_BUDGET_S = 5.0  # wall-clock seconds per media item
+MAX_DECODED_FRAMES = 90  # frames decoded per video, whatever its length
+MAX_FORWARD_FRAMES = 12  # frames decoded past a keyframe to approach one target time
+TAIL_OFFSETS_S = (0.4, 1.6)  # seconds before the end that are always sampled (end cards)
+MAX_VIDEO_PIXELS = 4096 * 2304  # coded width x height (4K UHD and a little more)
+MAX_IMAGE_PIXELS = 60_000_000  # declared in the header, checked before decoding
+MAX_IMAGE_BYTES = 64 * 2**20
+MAX_VIDEO_BYTES = 4 * 2**30
+
+
+class MediaError(Exception):
+    """A media item that cannot be sampled: `code` is snake_case, `message` one sentence."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class SampledFrames:
+    frames: np.ndarray  # (N, H, W, 3) uint8 RGB at the requested size
+    times_s: np.ndarray  # (N,) float seconds from the start; 0.0 for images
+    duration_s: float  # 0.0 for images
+
+
+def _sniff(head: bytes) -> tuple[str, str] | None:
+    """(kind, format) from magic bytes: ("image", "png"), ("video", "mov"), ..., or None."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image", "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image", "jpeg"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image", "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image", "webp"
+    if head[:2] == b"BM" and len(head) >= 26:
+        return "image", "bmp"
+    if head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip"):
+        return "video", "mov"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video", "matroska"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "video", "avi"
+    if head.startswith(b"FLV"):
+        return "video", "flv"
+    if len(head) > 188 and head[0] == 0x47 and head[188] == 0x47:
+        return "video", "mpegts"
+    return None
+
+
+def _describe_unknown(head: bytes) -> str:
+    try:
+        head.decode("utf-8")
+        return "the file looks like text, not an image or a video"
+    except UnicodeDecodeError:
+        return "the file is not a recognised image or video format"
+
+
+def _jpeg_size(f) -> tuple[int, int]:
+    """Walk JPEG segments to the first start-of-frame marker; returns (width, height)."""
+    f.seek(2)
+    for _ in range(1000):  # a real JPEG reaches SOF within a few dozen segments
+        byte = f.read(1)
+        while byte == b"\xff":
+            byte = f.read(1)
+        if not byte:
+            break
+        marker = byte[0]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            continue
+        seg = f.read(2)
+        if len(seg) < 2:
+            break
+        length = struct.unpack(">H", seg)[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            data = f.read(5)
+            if len(data) < 5:
+                break
+            h, w = struct.unpack(">HH", data[1:5])
+            return w, h
+        f.seek(length - 2, 1)
+        if f.read(1) != b"\xff":
+            break
+        f.seek(-1, 1)
+    raise MediaError("unreadable_media", "the JPEG header is corrupt or truncated")
+
+
+def _image_size(path: Path, fmt: str, head: bytes) -> tuple[int, int]:
+    """(width, height) declared in the image header, read without decoding pixels."""
+    if fmt == "png" and len(head) >= 24 and head[12:16] == b"IHDR":
+        return struct.unpack(">II", head[16:24])
+    if fmt == "gif" and len(head) >= 10:
+        return struct.unpack("<HH", head[6:10])
+    if fmt == "bmp":
+        w, h = struct.unpack("<ii", head[18:26])
+        return abs(w), abs(h)
+    if fmt == "webp" and len(head) >= 30:
+        chunk = head[12:16]
+        if chunk == b"VP8X":
+            return 1 + int.from_bytes(head[24:27], "little"), 1 + int.from_bytes(head[27:30], "little")
+        if chunk == b"VP8L":
+            bits = int.from_bytes(head[21:25], "little")
+            return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+        if chunk == b"VP8 ":
+            w, h = struct.unpack("<HH", head[26:30])
+            return w & 0x3FFF, h & 0x3FFF
+    if fmt == "jpeg":
+        with path.open("rb") as f:
+            return _jpeg_size(f)
+    raise MediaError("unreadable_media", f"the {fmt.upper()} header is corrupt or truncated")
+
+
+def _sample_image(path: Path, fmt: str, head: bytes, size: tuple[int, int], max_pixels: int) -> SampledFrames:
+    w, h = _image_size(path, fmt, head)
+    if w <= 0 or h <= 0:
+        raise MediaError("unreadable_media", f"the {fmt.upper()} header declares an empty image ({w}x{h})")
+    if w * h > max_pixels:
+        raise MediaError("media_too_large", f"the image is {w}x{h} pixels, over the limit of {max_pixels} pixels")
+    flag = cv2.IMREAD_COLOR
+    if fmt == "jpeg":  # libjpeg scales by 1/2, 1/4, 1/8 while decoding: far cheaper than a full decode
+        for factor, reduced in ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2)):
+            if w // factor >= size[1] and h // factor >= size[0]:
+                flag = reduced
+                break
+    img = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), flag)
+    if img is None or img.ndim != 3 or img.shape[0] == 0:
+        raise MediaError("unreadable_media", f"the {fmt.upper()} image data is corrupt or truncated")
+    rgb = cv2.cvtColor(cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    return SampledFrames(rgb[None], np.zeros(1), 0.0)
+
+
+def _target_times(duration: float, n: int) -> list[float]:
+    """Spread over the clip plus the tail; near-duplicates (< 0.25 s apart) are merged."""
+    tail = [duration - o for o in TAIL_OFFSETS_S if duration - o > 0] if duration > 2 * TAIL_OFFSETS_S[0] else []
+    n_uniform = max(1, n - len(tail))
+    times = sorted([(i + 0.5) * duration / n_uniform for i in range(n_uniform)] + tail)
+    merged: list[float] = []
+    for t in times:
+        if not merged or t - merged[-1] >= 0.25:
+            merged.append(t)
+    return merged
+
+
+def _sample_video(path: Path, fmt: str, size: tuple[int, int], max_frames: int, deadline: float,
+                  max_decoded: int, max_pixels: int, threads: int) -> SampledFrames:
+    with av.open(str(path), format=fmt, metadata_errors="ignore") as container:
+        if not container.streams.video:
+            kinds = sorted({s.type for s in container.streams})
+            raise MediaError("unsupported_media", f"the file has no video stream (streams: {', '.join(kinds) or 'none'})")
+        stream = container.streams.video[0]
+        cc = stream.codec_context
+        cc.thread_count = threads
+        w, h = cc.width, cc.height
+        if w <= 0 or h <= 0:
+            raise MediaError("unreadable_media", "the video stream declares no frame size")
+        if w * h > max_pixels:
+            raise MediaError("media_too_large", f"the video is {w}x{h} pixels, over the limit of {max_pixels} pixels")
+        tb = float(stream.time_base) if stream.time_base else 1 / 90000
+        if stream.duration:
+            duration = float(stream.duration * tb)
+        elif container.duration:
+            duration = container.duration / av.time_base
+        else:
+            duration = 0.0  # unknown: take the first frames only
+        fps = float(stream.average_rate) if stream.average_rate else 30.0
+        start = float(stream.start_time * tb) if stream.start_time else 0.0
+
+        # a clip short enough to decode whole within the budget is read in order, without seeks
+        # (with a long GOP every seek would land on the same keyframe)
+        sequential = 0 < duration * fps <= max_decoded
+        picked_frames: dict[float, np.ndarray] = {}
+        decoded, decoder, last_t = 0, None, -1.0
+        targets = _target_times(duration, max_frames) if duration > 0 else [0.0] * max_frames
+        for i, target in enumerate(targets):
+            # spread what is left of the decode budget over the targets still to reach
+            forward = max(1, min(MAX_FORWARD_FRAMES, (max_decoded - decoded) // (len(targets) - i)))
+            if sequential:
+                forward = max_decoded - decoded
+            if decoded >= max_decoded:
+                break
+            try:
+                near = decoder is not None and last_t < target <= last_t + forward / fps
+                if duration > 0 and not near:  # jump: seek to the keyframe at or before the target
+                    container.seek(int((start + target) / tb), stream=stream, backward=True, any_frame=False)
+                    decoder = container.decode(stream)
+                elif decoder is None:  # unknown duration: read the first frames in order
+                    decoder = container.decode(stream)
+                picked, steps = None, 0
+                for frame in decoder:
+                    decoded += 1
+                    steps += 1
+                    if time.perf_counter() > deadline:
+                        raise MediaError("media_timeout", "decoding the video took longer than its time budget")
+                    t = (float(frame.pts * tb) - start) if frame.pts is not None else last_t + 1 / fps
+                    last_t, picked = round(max(0.0, t), 4), frame
+                    if t >= target - 0.5 / fps or steps >= forward or decoded >= max_decoded:
+                        break
+            except av.FFmpegError:
+                decoder = None  # a damaged stretch: try the next target from its own keyframe
+                continue
+            if picked is None:
+                decoder = None
+                continue
+            if last_t not in picked_frames:  # a seek back to an already visited keyframe adds nothing
+                picked_frames[last_t] = picked.reformat(width=size[1], height=size[0], format="rgb24",
+                                                        interpolation="AREA").to_ndarray()
+        times = sorted(picked_frames)
+        frames = [picked_frames[t] for t in times]
+        if not frames:
+            raise MediaError("unreadable_media", "no video frame could be decoded (corrupt or truncated stream)")
+        return SampledFrames(np.stack(frames), np.asarray(times, dtype=np.float64), round(max(duration, times[-1]), 4))
+
+
+def sample_frames(path: Path, kind: str, *, max_frames: int = MAX_FRAMES, time_budget_s: float = TIME_BUDGET_S,
+                  size: tuple[int, int] = DEFAULT_SIZE, max_decoded_frames: int = MAX_DECODED_FRAMES,
+                  max_video_pixels: int = MAX_VIDEO_PIXELS, max_image_pixels: int = MAX_IMAGE_PIXELS,
+                  threads: int = 1) -> SampledFrames:
+    """Decode a few frames of one media item, resized to `size` (height, width).
+
+    Args:
+        path: the media file (already resolved inside the media root by the caller).
+        kind: "video" or "image", as the post declares it; it must match the content.
+        max_frames: frames returned for a video (spread over the clip plus its last seconds).
+        time_budget_s: wall-clock budget; exceeding it raises `media_timeout`.
+        max_decoded_frames: frames decoded per video at most, however long it is.
+        threads: decoder threads.
+    Raises:
+        MediaError: unreadable_media, media_too_large, media_timeout or unsupported_media.
+    """
+    deadline = time.perf_counter() + time_budget_s
+    if kind not in ("video", "image"):
+        raise MediaError("unsupported_media", f"media type: expected 'video' or 'image', got {kind!r}")
+    path = Path(path)
+    try:
+        n_bytes = path.stat().st_size
+        with path.open("rb") as f:
+            head = f.read(512)
+    except (FileNotFoundError, IsADirectoryError, PermissionError, OSError):
+        raise MediaError("unreadable_media", "the media file does not exist or cannot be read") from None
+    if n_bytes == 0:
+        raise MediaError("unreadable_media", "the media file is empty (0 bytes)")
+    limit = MAX_IMAGE_BYTES if kind == "image" else MAX_VIDEO_BYTES
+    if n_bytes > limit:
+        raise MediaError("media_too_large", f"the file is {n_bytes} bytes, over the {kind} limit of {limit} bytes")
+    sniffed = _sniff(head)
+    if sniffed is None:
+        raise MediaError("unsupported_media", _describe_unknown(head))
+    actual, fmt = sniffed
+    if actual != kind:
+        raise MediaError("unsupported_media", f"the media is declared as {kind} but the file is {actual} data ({fmt})")
+    try:
+        if kind == "image":
+            return _sample_image(path, fmt, head, size, max_image_pixels)
+        return _sample_video(path, fmt, size, max_frames, deadline, max_decoded_frames, max_video_pixels, threads)
+    except MediaError:
+        raise
+    except av.FFmpegError as exc:  # ffmpeg messages carry the path: keep only the error's kind
+        raise MediaError("unreadable_media", f"the {fmt} container could not be read ({type(exc).__name__})") from None
+    except (OSError, ValueError, IndexError, struct.error, EOFError, cv2.error, MemoryError) as exc:
+        raise MediaError("unreadable_media", f"the {fmt} data could not be decoded ({type(exc).__name__})") from None
