@@ -79,7 +79,7 @@ def score_rows(pipeline: Pipeline, rows: list[tuple[int, Any]], label: str = "li
     summary, lines = ScoreSummary(), []
     for number, value in rows:
         if isinstance(value, BadRow):
-            verdict = pipeline.error_verdict(None, value.code, value.message)
+            verdict = pipeline.error_verdict(value.post_id, value.code, value.message)
         else:
             verdict = next(scored)
         if verdict.error is not None:

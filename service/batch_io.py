@@ -46,6 +46,7 @@ class BadRow:
 
     code: str
     message: str
+    post_id: str | None = None  # echoed in the error verdict when the row still has a readable id
 
 
 def detect_format(path: Path, given: str | None) -> str:
@@ -101,13 +102,14 @@ def _whole_numbers_as_int(history: Any) -> Any:
 def row_to_post(row: dict[str, Any]) -> Any:
     """A Parquet/Spark row as a Post-shaped value: from a `post_json` column, or from its columns."""
     if "post_json" in row:
-        text = row["post_json"]
+        text, pid = row["post_json"], row.get("post_id")
+        pid = pid if isinstance(pid, str) else None
         if not isinstance(text, str):
-            return BadRow("invalid_json", "post_json: expected a JSON string, got null")
+            return BadRow("invalid_json", "post_json: expected a JSON string, got null", pid)
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            return BadRow("invalid_json", f"post_json: not valid JSON ({exc})")
+            return BadRow("invalid_json", f"post_json: not valid JSON ({exc})", pid)
     post = {k: v for k, v in row.items() if v is not None}  # Arrow null = field absent
     if "view_history" in post:
         post["view_history"] = _whole_numbers_as_int(post["view_history"])
