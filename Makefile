@@ -32,5 +32,9 @@ bench: setup
 build: setup
 	$(BIN)/bentoml build
 
+# One target per model; each writes models/<name>/artifact/ with card.md and metrics.json.
+train-views: setup
+	OMP_NUM_THREADS=1 $(BIN)/python -m training.views.train
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,91 @@
+"""ViewsConfig: every knob of the view-pattern model's feature extraction, saved in its artifact.
+
+One frozen dataclass feeds `ViewCurveFeatures` and the evidence wording; `train.py`
+fills the reference bands from simulated organic posts and writes it to
+`artifact/config.json`, and `load()` rebuilds the model from that file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+__all__ = ["FEATURE_NAMES", "ViewsConfig"]
+
+# Column order of the feature matrix (n_posts, n_features). NaN marks "not observable"
+# (no history, no engagement, no follower count); the gradient-boosted trees route NaN natively.
+FEATURE_NAMES: tuple[str, ...] = (
+    # totals
+    "log_views",  # log10(views + 1)
+    "log_followers",  # log10(followers + 1)
+    "log_views_per_follower",  # log10((views + 1) / (followers + 1)): reach beyond the audience
+    "log_engagement_rate",  # log10(all engagement / views), floored at 1e-5
+    "log_engagement_vs_audience",  # log engagement rate minus the organic median for this audience size
+    "log_replies_per_like",  # log10((replies + 1) / (likes + 1)): bought likes come without replies
+    "log_reposts_per_like",  # log10((reposts + quotes + 1) / (likes + 1))
+    # history coverage
+    "log_span_hours",  # log10 of the last history time in hours
+    "history_coverage",  # last history views / views (views added after the history ends)
+    # growth shape on a log-time grid (scale-free: fractions of the history's final views)
+    "burst_excess",  # largest share of views in a short window above both neighbouring rates
+    "burst_log_ratio",  # log10 of that window's rate over its neighbours' rate
+    "burst_log_minutes",  # log10 minutes of the shortest observed span holding 80 % of that window's gain
+    "burst_log_rate_vs_mean",  # log10 of that span's rate over the history's mean rate
+    "t10_position",  # position (0..1) on the log-time grid where 10 % of views are reached
+    "t50_position",  # ... 50 %
+    "t90_position",  # ... 90 %
+    # linearity and decay on a linear-time grid
+    "first_cell_share",  # share of views in the first 1/16 of the history
+    "half_share",  # share of views in the first half (0.5 for a linear drip)
+    "last_quarter_rate",  # rate in the last quarter / average rate (1 for a drip, ~0 when decayed)
+    "late_rate_trend",  # log10(rate in cells 12-15 / rate in cells 4-7): 0 for a drip, < 0 for decay
+    "late_rate_cv",  # coefficient of variation of cell increments over cells 4-15 (drip: small)
+    "max_cell_share",  # largest single linear cell's share of views
+)
+
+
+@dataclass(frozen=True)
+class ViewsConfig:
+    """Feature-extraction and evidence settings. Units are in each comment."""
+
+    log_grid_points: int = 48  # points of the log-time grid from t_lo to the history's end
+    log_grid_t_lo_s: float = 60.0  # seconds; first log-grid point (shrunk for histories < 100 min)
+    linear_grid_cells: int = 16  # cells of the linear-time grid (features assume 16)
+    max_time_s: float = 366 * 86400.0  # seconds; later history points are dropped as implausible
+    min_history_points: int = 2  # observed points (t > 0) needed to read a curve shape
+    # Organic engagement reference: rows of (log10 followers bin start, q10, q50, q90 of engagement rate).
+    # Filled by training from simulated organic posts; the defaults are the simulator's assumption.
+    engagement_bands: tuple[tuple[float, float, float, float], ...] = (
+        (0.0, 0.02, 0.055, 0.14),
+        (2.0, 0.017, 0.047, 0.12),
+        (3.0, 0.015, 0.04, 0.10),
+        (4.0, 0.013, 0.034, 0.09),
+        (5.0, 0.011, 0.029, 0.075),
+        (6.0, 0.009, 0.025, 0.065),
+    )
+    replies_per_like_band: tuple[float, float] = (0.03, 0.25)  # organic q10, q90 of replies / likes
+    # Evidence: a feature is reported when it passes its flag level (reviewer-facing wording only;
+    # the decision itself is the calibrated probability and the policy's thresholds).
+    flag_burst_excess: float = 0.25  # share of views in the burst window above the neighbours
+    flag_drip_last_quarter_rate: float = 0.6  # last-quarter rate / average rate
+    flag_reach_views_per_follower: float = 30.0  # views / followers
+    flag_engagement_below_q10: float = 0.5  # engagement rate under this many times the band's q10
+    max_evidence: int = 3  # evidence entries per post
+    evidence_min_probability: float = 0.1  # no evidence below this score (nothing for a reviewer to see)
+    feature_names: tuple[str, ...] = field(default=FEATURE_NAMES)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ViewsConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"config.json: unknown keys {unknown}, expected a subset of {sorted(known)}")
+        values = {}
+        for key, value in data.items():
+            # JSON turns tuples into lists; nested bands become tuples again.
+            if isinstance(value, list):
+                value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+            values[key] = value
+        return cls(**values)
