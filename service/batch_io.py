@@ -85,6 +85,8 @@ class JsonlReader:
             return json.loads(line)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return BadRow("invalid_json", f"not valid JSON ({exc})")
+        except RecursionError:
+            return BadRow("invalid_json", "JSON nested too deep to parse")
 
 
 def _whole_numbers_as_int(history: Any) -> Any:
@@ -108,6 +110,8 @@ def row_to_post(row: dict[str, Any]) -> Any:
             return BadRow("invalid_json", "post_json: expected a JSON string, got null", pid)
         try:
             return json.loads(text)
+        except RecursionError:
+            return BadRow("invalid_json", "post_json: JSON nested too deep to parse", pid)
         except json.JSONDecodeError as exc:
             return BadRow("invalid_json", f"post_json: not valid JSON ({exc})", pid)
     post = {k: v for k, v in row.items() if v is not None}  # Arrow null = field absent

@@ -221,12 +221,16 @@ class _VideoReader:
             self.container.seek(int((self.start + target) / self.tb), stream=self.stream, backward=True, any_frame=False)
         self.stream.codec_context.flush_buffers()
         out: list[tuple[float, object]] = []
-        for frame in self.container.decode(self.stream):
-            self._count()
-            out.append((self._time(frame.pts), frame))
-            if out[-1][0] >= target or len(out) >= budget or self.decoded >= self.max_decoded:
-                break
-        return out
+        try:
+            for frame in self.container.decode(self.stream):
+                self._count()
+                out.append((self._time(frame.pts), frame))
+                if out[-1][0] >= target or len(out) >= budget or self.decoded >= self.max_decoded:
+                    break
+        except av.FFmpegError:
+            if not out:
+                raise
+        return out  # a stream damaged part-way still yields the frames before the damage
 
 
 def _sample_video(path: Path, fmt: str, size: tuple[int, int], max_frames: int, deadline: float,

@@ -7,7 +7,10 @@ BentoML validates the Post fields; this guard adds what it does not do:
   * body size: JSON bodies over $BONUSCHECK_MAX_JSON_BYTES (1 MB) and uploads
     over $BONUSCHECK_MAX_UPLOAD_BYTES (200 MB) get 413, counted as bytes
     arrive, so a client lying in Content-Length gains nothing;
-  * malformed JSON gets 400 naming the position, instead of a server error;
+  * malformed JSON (or JSON nested too deep to parse) gets 400 naming the problem;
+  * multipart bodies are parsed once here: a broken one gets 400, and a `files`
+    part that is not a file gets 422 -- BentoML would otherwise treat such a
+    text part as a URL and download it;
   * field validation failures come back as 422 with one loc/msg entry per field.
 """
 
@@ -17,6 +20,8 @@ import hmac
 import json
 import os
 from typing import Any, Awaitable, Callable
+
+from .schemas import json_type_name
 
 __all__ = ["RequestGuard", "api_keys_from_env"]
 
@@ -85,7 +90,11 @@ class RequestGuard:
             body = await self._read_body(receive, limit)
         except _TooLarge:
             return await _respond(send, 413, {"error": f"request body over {limit} bytes", "detail": [{"loc": ["body"], "msg": f"expected at most {limit} bytes", "type": "too_large"}]})
-        if not is_multipart:
+        if is_multipart:
+            status, problem = await self._multipart_problem(scope, body)
+            if problem:
+                return await _respond(send, status, {"error": "invalid multipart request", "detail": [problem]})
+        else:
             problem = self._json_problem(body)
             if problem:
                 return await _respond(send, 400, {"error": "request body is not valid JSON", "detail": [{"loc": ["body"], "msg": problem, "type": "json_invalid"}]})
@@ -110,9 +119,32 @@ class RequestGuard:
             value = json.loads(body or b"")
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return f"expected a JSON object, got unparsable input ({exc})"
+        except RecursionError:
+            return "expected a JSON object, got nesting too deep to parse"
         if not isinstance(value, dict):
-            return f"expected a JSON object, got {type(value).__name__}"
+            return f"expected a JSON object, got {json_type_name(value)}"
         return None
+
+    @staticmethod
+    async def _multipart_problem(scope: Scope, body: bytes) -> tuple[int, dict[str, Any] | None]:
+        """Parse the form once; (status, error entry) when it is broken or `files` holds non-files."""
+        from starlette.datastructures import Headers, UploadFile
+        from starlette.formparsers import MultiPartException, MultiPartParser
+
+        async def stream():
+            yield body
+
+        try:
+            form = await MultiPartParser(Headers(scope=scope), stream()).parse()
+        except (MultiPartException, ValueError, KeyError) as exc:
+            return 400, {"loc": ["body"], "msg": f"expected multipart/form-data with a boundary, got {exc}", "type": "multipart_invalid"}
+        try:
+            for i, part in enumerate(form.getlist("files")):
+                if not isinstance(part, UploadFile):
+                    return 422, {"loc": ["files", i], "msg": "expected an uploaded file, got a text field", "type": "file_type"}
+        finally:
+            await form.close()
+        return 200, None
 
     @staticmethod
     def _replay(body: bytes) -> Receive:

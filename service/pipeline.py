@@ -33,6 +33,7 @@ from .schemas import (
     VerdictError,
     Versions,
     describe_validation_errors,
+    json_type_name,
 )
 from .signals import SIGNAL_SPECS, CheckSignal, PostError, Signal, SignalSpec, load_signals
 
@@ -132,7 +133,7 @@ class Pipeline:
         if isinstance(raw, Post):
             return raw
         if not isinstance(raw, dict):
-            raise PostError("invalid_post", f"post: expected a JSON object, got {type(raw).__name__}")
+            raise PostError("invalid_post", f"post: expected a JSON object, got {json_type_name(raw)}")
         try:
             return Post.model_validate(raw)
         except ValidationError as exc:

@@ -149,6 +149,16 @@ class Verdict(BaseModel):
     versions: Versions
 
 
+_JSON_TYPE_NAMES = {"dict": "object", "list": "array", "str": "string", "NoneType": "null", "int": "number",
+                    "float": "number", "bool": "boolean"}
+
+
+def json_type_name(value: Any) -> str:
+    """The JSON name of a parsed value's type, for messages people read ("got array", not "got list")."""
+    name = type(value).__name__
+    return _JSON_TYPE_NAMES.get(name, name)
+
+
 def _loc_to_path(loc: tuple[Any, ...]) -> str:
     """("media", 2, "path") -> "media[2].path"; pydantic's tuple/union tags are dropped."""
     out = ""

@@ -93,7 +93,7 @@ def test_score_mixed_file(runner, posts_file, tmp_path):
     assert_verdicts_match_lines(verdicts)
     assert verdicts[3]["error"]["message"] == "line 4: views: expected >= 0, got -5"
     assert "line 5: text: expected at most 10000 characters" in verdicts[4]["error"]["message"]
-    assert verdicts[7]["error"]["message"] == "line 8: post: expected a JSON object, got list"
+    assert verdicts[7]["error"]["message"] == "line 8: post: expected a JSON object, got array"
 
     assert f"{len(LINES)} posts in " in result.stderr
     assert "decisions: " in result.stderr and f"error {len(LINES) - 3}" in result.stderr
@@ -248,7 +248,7 @@ def _policy_with(tmp_path: Path, old: str, new: str) -> Path:
     ("old", "new", "names"),
     [
         ("short_circuit: true", "short_circuit: true\nshort_circut: true", ["short_circut"]),
-        ("review_at: 0.5", "review_at: 0.9", ["checks.organic_views", "review_at", "fail_at"]),
+        ("review_at: 0.5", "review_at: 0.99", ["checks.organic_views", "review_at", "fail_at"]),
         ("min_views: 2500", "min_views: 25OO", ["views.min_views"]),
         ("high_tier_views: 10000", "high_tier_views: 100", ["high_tier_views", "min_views"]),
         ("fail_at: 0.85", "fail_at: 1.5", ["fail_at"]),

@@ -444,12 +444,6 @@ def test_garbage_json_bodies_never_500(client, route, body):
     assert 400 <= r.status_code < 500, r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: JSON nested deeper than ~1000 levels makes json.loads raise RecursionError, which "
-    "service/http_guard.py _json_problem does not catch; the request then never gets an answer (nothing logged) "
-    "and afterwards the worker no longer exits on SIGTERM",
-)
 def test_deeply_nested_json_is_400(client):
     body = b'{"post": ' + b"[" * 3000 + b"]" * 3000 + b"}"
     try:
@@ -470,11 +464,6 @@ def test_multipart_form_without_files_never_500(client):
     assert 400 <= r.status_code < 500, r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: malformed multipart (no boundary / broken body) reaches BentoML's form parser, whose "
-    "starlette HTTPException(400) is turned into a 500; service/http_guard.py skips all checks for multipart",
-)
 @pytest.mark.parametrize(
     ("route", "content_type", "body"),
     [("/evaluate_upload", "multipart/form-data; boundary=xx", b"garbage"),
@@ -486,11 +475,6 @@ def test_malformed_multipart_never_500(client, route, content_type, body):
     assert 400 <= r.status_code < 500, r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a text (non-file) `files` part is taken by BentoML's MultipartSerde.ensure_file as a URL to "
-    "download; here that raises ModuleNotFoundError (uvloop) -> 500, and with uvloop it would fetch the URL",
-)
 def test_upload_files_as_text_field_never_500(client):
     body = post("u6", media=[{"type": "image", "path": "a.png"}])
     r = client.post("/evaluate_upload", files=form(post=json.dumps(body), files="not-a-file"))

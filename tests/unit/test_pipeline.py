@@ -42,8 +42,10 @@ def test_decide_every_combination(statuses, blocking):
 @pytest.mark.parametrize(
     ("score", "status"), [(0.0, "pass"), (0.4999, "pass"), (0.5, "review"), (0.8499, "review"), (0.85, "fail"), (1.0, "fail")]
 )
-def test_score_bands(pipeline, score, status):
-    out = pipeline._check_from_signal("organic_views", CheckSignal(score=score, evidence=({"feature": "burst"},)))
+def test_score_bands(tmp_path, score, status):
+    band = POLICY.checks["organic_views"].model_copy(update={"fail_at": 0.85, "review_at": 0.5})
+    policy = POLICY.model_copy(update={"checks": {**POLICY.checks, "organic_views": band}})
+    out = Pipeline(policy, {}, MediaRoot(tmp_path))._check_from_signal("organic_views", CheckSignal(score=score, evidence=({"feature": "burst"},)))
     assert out.check.status.value == status
     assert out.check.evidence == [{"feature": "burst"}]
     assert (out.check.detail is None) == (status == "pass")
@@ -96,7 +98,7 @@ def test_bad_posts_become_errors_and_neighbours_are_scored(pipeline):
     assert verdicts[1].error.code == "invalid_post"
     assert "views: expected >= 0, got -1" in verdicts[1].error.message
     assert "author: required field is missing" in verdicts[1].error.message
-    assert verdicts[2].error.message == "post: expected a JSON object, got str"
+    assert verdicts[2].error.message == "post: expected a JSON object, got string"
     for v in verdicts[1:3]:
         assert v.bonus_tier == "none" and list(v.checks) == list(CHECK_NAMES)
         Verdict.model_validate(v.model_dump())
