@@ -33,13 +33,19 @@ FEATURE_NAMES: tuple[str, ...] = (
     "t10_position",  # position (0..1) on the log-time grid where 10 % of views are reached
     "t50_position",  # ... 50 %
     "t90_position",  # ... 90 %
-    # linearity and decay on a linear-time grid
+    # linearity and decay on a linear-time grid, read only where the history was observed: a value
+    # that would come from interpolating across a gap longer than `resolved_gap_share` of the span
+    # is NaN (a straight line drawn across a gap is no evidence of a steady rate)
     "first_cell_share",  # share of views in the first 1/16 of the history
-    "half_share",  # share of views in the first half (0.5 for a linear drip)
-    "last_quarter_rate",  # rate in the last quarter / average rate (1 for a drip, ~0 when decayed)
-    "late_rate_trend",  # log10(rate in cells 12-15 / rate in cells 4-7): 0 for a drip, < 0 for decay
-    "late_rate_cv",  # coefficient of variation of cell increments over cells 4-15 (drip: small)
+    "half_share",  # share of views in the first half (0.5 for a linear drip); NaN inside a long gap
+    "last_quarter_rate",  # rate in the last quarter / average rate (1 for a drip, ~0 when decayed); NaN likewise
+    "late_rate_trend",  # log10(rate in observed cells 12-15 / in observed cells 4-7): 0 for a drip, < 0 for decay
+    "late_rate_cv",  # coefficient of variation of the observed cells' increments over cells 4-15 (drip: small)
     "max_cell_share",  # largest single linear cell's share of views
+    # sampling density: how much of the curve's shape was seen at all
+    "log_history_points",  # log10 of the cleaned history points after publish
+    "max_gap_share",  # longest interval between consecutive points / span (1 for a single point)
+    "late_observed_share",  # share of cells 4-15 whose increment was observed (not inside a long gap)
 )
 
 
@@ -52,6 +58,10 @@ class ViewsConfig:
     linear_grid_cells: int = 16  # cells of the linear-time grid (features assume 16)
     max_time_s: float = 366 * 86400.0  # seconds; later history points are dropped as implausible
     min_history_points: int = 2  # observed points (t > 0) needed to read a curve shape
+    # A linear-grid value counts as observed when the history interval it falls in spans at most this
+    # share of the history (4 linear cells); longer gaps are interpolation, so drip features are NaN there.
+    resolved_gap_share: float = 0.25
+    min_observed_late_cells: int = 4  # observed cells among 4-15 needed for late_rate_cv
     # Organic engagement reference: rows of (log10 followers bin start, q10, q50, q90 of engagement rate).
     # Filled by training from simulated organic posts; the defaults are the simulator's assumption.
     engagement_bands: tuple[tuple[float, float, float, float], ...] = (
@@ -67,6 +77,7 @@ class ViewsConfig:
     # the decision itself is the calibrated probability and the policy's thresholds).
     flag_burst_excess: float = 0.25  # share of views in the burst window above the neighbours
     flag_drip_last_quarter_rate: float = 0.6  # last-quarter rate / average rate
+    flag_drip_min_observed: float = 0.5  # late_observed_share needed before a drip is reported
     flag_reach_views_per_follower: float = 30.0  # views / followers
     flag_engagement_below_q10: float = 0.5  # engagement rate under this many times the band's q10
     max_evidence: int = 3  # evidence entries per post

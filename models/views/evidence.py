@@ -46,7 +46,8 @@ def build_evidence(batch: FeatureBatch, config: ViewsConfig, proba: np.ndarray) 
     n = len(X)
     burst = np.nan_to_num(X[:, _COL["burst_excess"]], nan=-1.0)
     drip = np.nan_to_num(X[:, _COL["last_quarter_rate"]], nan=0.0)
-    drip_cv = np.nan_to_num(X[:, _COL["late_rate_cv"]], nan=9.0)
+    drip_cv = np.nan_to_num(X[:, _COL["late_rate_cv"]], nan=9.0)  # NaN: the late curve was not observed
+    observed = np.nan_to_num(X[:, _COL["late_observed_share"]], nan=0.0)
     eng_rate = 10 ** X[:, _COL["log_engagement_rate"]]  # NaN when engagement unknown
     vpf = (batch.views + 1) / (batch.followers + 1)  # NaN when followers unknown
     low_eng = eng_rate < config.flag_engagement_below_q10 * batch.band[:, 0]
@@ -55,7 +56,9 @@ def build_evidence(batch: FeatureBatch, config: ViewsConfig, proba: np.ndarray) 
 
     fired = {
         "burst": burst >= config.flag_burst_excess,
-        "linear_drip": (drip >= config.flag_drip_last_quarter_rate) & (drip_cv < 0.6),
+        # only a steady rate that was observed: never a line interpolated across a long gap
+        "linear_drip": (drip >= config.flag_drip_last_quarter_rate) & (drip_cv < 0.6)
+        & (observed >= config.flag_drip_min_observed),
         "reach": (vpf >= config.flag_reach_views_per_follower) & (eng_rate < batch.band[:, 0]),
         "low_engagement": low_eng,
         "few_replies": few_replies,
@@ -117,13 +120,15 @@ def _entry(name: str, i: int, batch: FeatureBatch, eng_rate: float, vpf: float, 
                 "t_start_s": float(t0), "t_end_s": float(t1)}
     if name == "linear_drip":
         span = batch.span_s[i]
-        rate = batch.history_views[i] * (1 - X[_COL["half_share"]]) / (span / 2 / 3600)
+        rate = batch.history_views[i] * drip / (span / 3600)  # last-quarter views per hour
+        n_points = int(round(10 ** X[_COL["log_history_points"]]))
         msg = (
-            f"steady ~{rate:,.0f} views/h from {format_offset(span / 2)} to {format_offset(span)} after publish "
-            f"(last quarter at {drip:.0%} of the average rate); organic attention decays"
+            f"steady ~{rate:,.0f} views/h from {format_offset(0.75 * span)} to {format_offset(span)} after publish "
+            f"(last quarter at {drip:.0%} of the average rate, {X[_COL['late_observed_share']]:.0%} of the late curve "
+            f"observed, {n_points} points); organic attention decays"
         )
         return {"feature": "linear_drip", "message": msg, "value": round(float(drip), 3),
-                "t_start_s": float(span / 2), "t_end_s": float(span)}
+                "t_start_s": float(0.75 * span), "t_end_s": float(span)}
     if name == "reach":
         msg = (
             f"{batch.views[i]:,.0f} views from {batch.followers[i]:,.0f} followers ({vpf:,.0f}× the audience) "

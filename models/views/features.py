@@ -17,8 +17,13 @@ Cleaning (documented interpretation of a messy history; never raises):
   5. the post's total is max(views, last history count).
 All of it runs on one flat array for the whole batch (segment = post), so cost is
 O(total points · log) with no per-point Python; a 100,000-point history costs a few ms.
-Shape features read the cleaned curve only at fixed grid times (linear interpolation of the
-cumulative count), so they do not depend on how densely or regularly it was sampled.
+Shape features read the cleaned curve at fixed grid times (linear interpolation of the
+cumulative count), so they do not depend on how densely or regularly it was sampled where it
+was sampled. Interpolation across a long gap draws a straight line, which would read as a
+steady drip: the linearity/decay features are computed only from grid cells whose history
+interval is at most `resolved_gap_share` of the span (NaN otherwise), and three density features
+(point count, largest gap, observed share of the late curve) let the model discount shape
+features of sparse histories.
 """
 
 from __future__ import annotations
@@ -136,6 +141,14 @@ class ViewCurveFeatures:
         burst_gain = np.full(n, np.nan)
         rows = np.flatnonzero(curve)
         if len(rows):
+            # sampling density: cleaned points after the origin and the longest interval between points
+            n_pts = np.bincount(seg, minlength=n) - 1  # (n,)
+            X[:, _COL["log_history_points"]] = np.where(curve, np.log10(np.maximum(n_pts, 1)), np.nan)
+            dt = np.zeros(len(t))
+            dt[1:] = np.where(seg[1:] == seg[:-1], np.diff(t), 0.0)
+            starts = ends - np.bincount(seg, minlength=n)  # (n,) first point of each post
+            max_gap = np.maximum.reduceat(dt, np.minimum(starts[rows], len(t) - 1))  # rows have points
+            X[rows, _COL["max_gap_share"]] = max_gap / span[rows]
             keep = curve[seg]
             self._shape_features(X, rows, seg[keep], t[keep], v[keep], span[rows], hist_v[rows], burst_t, burst_gain)
 
@@ -191,21 +204,34 @@ class ViewCurveFeatures:
         for q, name in ((0.1, "t10_position"), (0.5, "t50_position"), (0.9, "t90_position")):
             X[rows, _COL[name]] = (cum[:, 1:] < q).sum(axis=1) / K
 
-        # linear-time grid: 16 equal cells from publish to the history's end
+        # linear-time grid: 16 equal cells from publish to the history's end, plus cell midpoints;
+        # `gap` is the length of the history interval each grid time falls in (0 on a point)
         C = cfg.linear_grid_cells
-        lin_t = span[:, None] * np.linspace(0, 1, C + 1)[None, :]  # (m, C+1)
-        lin = _interp_segments(seg, t, v, np.repeat(rows, C + 1), lin_t.ravel()).reshape(m, C + 1)
-        lin /= hist_v[:, None]
+        q = np.linspace(0, 1, 2 * C + 1)  # boundaries at even, midpoints at odd indices
+        lin_t = span[:, None] * q[None, :]  # (m, 2C+1)
+        lin, gap = _interp_segments(seg, t, v, np.repeat(rows, 2 * C + 1), lin_t.ravel(), with_gap=True)
+        lin = lin.reshape(m, 2 * C + 1)[:, ::2] / hist_v[:, None]  # (m, C+1) boundaries
+        gap = gap.reshape(m, 2 * C + 1) / span[:, None]  # (m, 2C+1) share of the span
+        seen = gap <= cfg.resolved_gap_share  # (m, 2C+1) value read from a short interval
+        cell_seen = seen[:, 1::2]  # (m, C) a cell's increment is observed when its midpoint is
         cells = np.diff(lin, axis=1)  # (m, C) share of views per cell
-        late = cells[:, C // 4 :]  # cells 4..15: after the launch
+        late, late_seen = cells[:, C // 4 :], cell_seen[:, C // 4 :]  # cells 4..15: after the launch
+        n_late = late_seen.sum(axis=1)
         X[rows, _COL["first_cell_share"]] = cells[:, 0]
-        X[rows, _COL["half_share"]] = lin[:, C // 2]
-        X[rows, _COL["last_quarter_rate"]] = (1 - lin[:, 3 * C // 4]) * 4
-        X[rows, _COL["late_rate_trend"]] = np.log10(
-            (cells[:, 3 * C // 4 :].mean(axis=1) + 1e-4) / (cells[:, C // 4 : C // 2].mean(axis=1) + 1e-4)
+        X[rows, _COL["half_share"]] = np.where(seen[:, C], lin[:, C // 2], np.nan)
+        X[rows, _COL["last_quarter_rate"]] = np.where(seen[:, 3 * C // 2], (1 - lin[:, 3 * C // 4]) * 4, np.nan)
+        q2, q4 = cell_seen[:, C // 4 : C // 2], cell_seen[:, 3 * C // 4 :]  # observed cells 4-7, 12-15
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r2 = (cells[:, C // 4 : C // 2] * q2).sum(axis=1) / q2.sum(axis=1)
+            r4 = (cells[:, 3 * C // 4 :] * q4).sum(axis=1) / q4.sum(axis=1)
+            X[rows, _COL["late_rate_trend"]] = np.log10((r4 + 1e-4) / (r2 + 1e-4))  # NaN if either has none
+            mean = (late * late_seen).sum(axis=1) / n_late
+            var = (((late - mean[:, None]) ** 2) * late_seen).sum(axis=1) / n_late
+        X[rows, _COL["late_rate_cv"]] = np.where(
+            n_late >= cfg.min_observed_late_cells, np.sqrt(var) / (mean + 1e-6), np.nan
         )
-        X[rows, _COL["late_rate_cv"]] = late.std(axis=1) / (late.mean(axis=1) + 1e-6)
         X[rows, _COL["max_cell_share"]] = cells.max(axis=1)
+        X[rows, _COL["late_observed_share"]] = n_late / (C - C // 4)
 
     def engagement_band(self, followers: np.ndarray) -> np.ndarray:
         """(n, 3) organic engagement-rate q10, q50, q90 for each audience size (middle band if unknown)."""
@@ -245,18 +271,24 @@ def _tightest_span(seg, t, v, rows, window, hist_v, share: float = 0.8) -> np.nd
     return np.where(np.isfinite(out), out, window[:, 1] - window[:, 0])
 
 
-def _interp_segments(seg, t, v, q_seg, q_t) -> np.ndarray:
+def _interp_segments(seg, t, v, q_seg, q_t, with_gap: bool = False):
     """Cumulative views of post q_seg at time q_t, linear between its points, flat after its last.
 
     Every post in q_seg has a point at t = 0 (the origin), so a point at or before q_t exists.
+    with_gap: also return the length (s) of the interval q_t falls in: 0 on a point, inf after the last.
     """
     scale = 4 * (t.max() if len(t) else 1.0) + 1.0  # separates posts on one sorted key axis
     keys = seg * scale + t
     i = np.searchsorted(keys, q_seg * scale + q_t, side="right") - 1  # last point <= q_t
     j = np.minimum(i + 1, len(t) - 1)
     inside = (seg[j] == q_seg) & (j != i) & (t[j] > t[i])
-    frac = np.where(inside, (q_t - t[i]) / np.where(inside, t[j] - t[i], 1.0), 0.0)
-    return v[i] + np.clip(frac, 0, 1) * np.where(inside, v[j] - v[i], 0.0)
+    width = np.where(inside, t[j] - t[i], 1.0)
+    frac = np.where(inside, (q_t - t[i]) / width, 0.0)
+    out = v[i] + np.clip(frac, 0, 1) * np.where(inside, v[j] - v[i], 0.0)
+    if not with_gap:
+        return out
+    gap = np.where(q_t == t[i], 0.0, np.where(inside, width, np.inf))
+    return out, gap
 
 
 def _counts(values: list) -> np.ndarray:

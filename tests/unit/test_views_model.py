@@ -237,6 +237,74 @@ def test_shipped_flags_bought(shipped, name, make):
     assert score.evidence, name
 
 
+# ---- sparse histories: a handful of points at irregular times ----------------------------------------------
+README_EXAMPLE = {  # the contract's example post (README): 820 views in hour 1, 1,330 in hour 2, then decaying
+    "views": 12840, "follower_count": 15300, "view_history": [[0, 0], [3600, 820], [7200, 2150], [86400, 11900]],
+    "engagement": {"likes": 310, "replies": 22, "reposts": 9, "quotes": 1},
+}
+
+
+def sparse_organic_cases():
+    return {
+        "readme_example": README_EXAMPLE,
+        # two points only: 30 min, then 3 days later
+        "two_points": post([[1800, 1400], [3 * 86400, 9800]], likes=260, replies=25, reposts=7, followers=8000),
+        # slow start, then one reading a week later
+        "slow_then_week": post([[0, 0], [2 * H, 300], [10 * H, 4200], [7 * 86400, 7600]], likes=240, replies=30,
+                               reposts=9, followers=11_000),
+        # irregular: 20 min, 5 h, 6 h, 2 days, 9 days
+        "irregular_five": post([[1200, 900], [5 * H, 14_000], [6 * H, 16_500], [2 * 86400, 31_000], [9 * 86400, 34_500]],
+                               likes=1400, replies=120, reposts=45, followers=40_000),
+    }
+
+
+def sparse_bought_cases():
+    return {
+        # +100k views in 20 min with 5 likes
+        "burst_3pts": post([[0, 0], [H, 1500], [H + 1200, 101_500]], likes=5, replies=0, followers=2000),
+        # four readings a day apart, ~1,000 views/h each day, almost no engagement
+        "drip_4pts": post([[0, 0], [86400, 24_500], [2 * 86400, 48_900], [3 * 86400, 73_200]], likes=60, replies=2,
+                          followers=1800),
+        # 200k views from 400 followers, two readings
+        "reach_2pts": post([[2 * H, 90_000], [30 * H, 200_000]], likes=70, replies=3, followers=400),
+    }
+
+
+@pytest.mark.parametrize("name", list(sparse_organic_cases()))
+def test_shipped_passes_sparse_organic(shipped, name):
+    model, th = shipped
+    score = model.score_posts([sparse_organic_cases()[name]])[0]
+    assert score.probability < th["review_at"], (name, score)
+    assert not any(e["feature"] == "linear_drip" for e in score.evidence), (name, score)
+
+
+def test_readme_example_passes_below_half(shipped):
+    model, _ = shipped
+    score = model.score_posts([README_EXAMPLE])[0]
+    assert score.probability < 0.5, score
+
+
+@pytest.mark.parametrize("name", list(sparse_bought_cases()))
+def test_shipped_flags_sparse_bought(shipped, name):
+    model, th = shipped
+    score = model.score_posts([sparse_bought_cases()[name]])[0]
+    assert score.probability >= th["review_at"], (name, score)
+    assert score.evidence, name
+
+
+def test_interpolated_gap_is_not_read_as_a_drip():
+    """A straight line across a long gap is interpolation: linearity features are NaN, density features say so."""
+    X = features([README_EXAMPLE]).X[0]
+    col = FEATURE_NAMES.index
+    for name in ("last_quarter_rate", "late_rate_cv", "late_rate_trend", "half_share"):
+        assert np.isnan(X[col(name)]), name
+    assert X[col("late_observed_share")] == 0 and X[col("max_gap_share")] > 0.9
+    assert round(10 ** X[col("log_history_points")]) == 3
+    # the same drip sampled every 2 h keeps its linearity features
+    drip = features([drip_post()]).X[0]
+    assert drip[col("late_observed_share")] == 1 and drip[col("late_rate_cv")] < 0.2
+
+
 def test_shipped_burst_evidence_reads_like_a_reviewer_note(shipped):
     model, _ = shipped
     evidence = model.score_posts([burst_post()])[0].evidence

@@ -24,6 +24,11 @@ def card_text(metrics: dict, command: str, config: ViewsConfig) -> str:
     variants = "\n".join(
         f"| {k} | {v['n']} | {_pct(v['fail'])} | {_pct(v['fail_or_review'])} |" for k, v in held["per_variant"].items()
     )
+    sparse = "\n".join(
+        f"| {k} | {v['n']} | {_pct(v['fail'])} | {_pct(v['fail_or_review'])} | {h['n']} | {_pct(h['fail'])} | {_pct(h['fail_or_review'])} |"
+        for (k, v), h in zip(held["sparse"].items(), held["no_history"].values())
+    )
+    n_sparse = metrics["config"]["sparse_max_points"]
     indist = metrics["test_indist"]
     return f"""# View-pattern model (`organic_views`)
 
@@ -69,13 +74,25 @@ Per held-out variant (`train` = the post only varies in sampling/organic setting
 |---|---|---|---|
 {variants}
 
+Sparse histories (1-{n_sparse} points after publish; platforms often sample a handful of points at
+irregular times) and posts without a history, held-out test:
+
+| pattern | n sparse | fail | fail or review | n no history | fail | fail or review |
+|---|---|---|---|---|---|---|
+{sparse}
+
 In-distribution test: ROC AUC {indist['roc_auc']:.4f}, Brier {indist['brier']:.4f}.
 
 ## Limits
 - Simulated data only; real bought-view services and real attention may differ from the stated assumptions.
 - Engagement is a final snapshot, not a history: a burst bought together with likes and replies at
   organic ratios is, by construction, indistinguishable from a real second wave.
-- Sparse histories (2-5 points) carry little shape; the score then rests on engagement and reach.
+- Sparse histories (2-6 points) carry little shape. Linearity/decay features are read only from
+  grid cells inside short history intervals (at most {config.resolved_gap_share:.0%} of the span), never
+  from a straight line interpolated across a long gap, and the density features (point count,
+  largest gap, observed late share) let the trees discount shape; the score of a sparse history
+  rests mostly on engagement and reach, so a sparse bought post with organic-looking engagement
+  is hard to catch, and a sparse organic post with unusually low engagement goes to review.
 
 Organic engagement bands used in evidence (log10 followers start, q10, q50, q90):
 {list(config.engagement_bands)}

@@ -27,9 +27,11 @@ Bought views (added to a small organic base; label 1). A purchase that matters: 
   * with_likes: a burst or a drip of views plus bought likes at 1-6 % of the bought views
     (held out: 6-15 %, with canned replies at 0.2-1 % of the bought likes), no reposts.
 Observation (the platform's history, drawn independently of the label)
-  * history length log-uniform 3 h .. 21 days; sampling grid: regular, log-spaced, random,
-    dense-early-then-sparse, or 2-5 sparse points (held out: regular with a 30-70 % gap); first
-    point at publish half the time; `views` may be read up to a day after the last point.
+  * history length log-uniform 3 h .. 21 days; sampling grid (shares in `_GRIDS`): regular,
+    log-spaced, random, dense-early-then-sparse, 2-6 sparse points at uniform times, or (28 %) 2-6
+    sparse points at log-uniform times with irregular gaps, e.g. 1 h, 2 h, 24 h (held out: regular
+    with a 30-70 % gap); first point at publish half the time; `views` may be read up to a day
+    after the last point. 44 % of training histories have at most 6 points, organic and bought alike.
   * missing history / engagement / follower count 8 % each; 5 % of histories get glitches
     (shuffled, duplicated, decreasing points) that the feature cleaner must repair.
 `region="train"` draws the training ranges; `region="heldout"` draws each post from at least one
@@ -90,8 +92,12 @@ def _engagement(rng, views, followers, multiplier=1.0):
     }
 
 
+# training sampling families and their shares; 44 % of histories are sparse (2-6 points)
+_GRIDS = {"regular": 0.14, "log": 0.14, "random": 0.14, "early_dense": 0.14, "sparse": 0.16, "sparse_irregular": 0.28}
+
+
 def _sampling_times(rng, span, heldout_grid):
-    kind = "gap" if heldout_grid else rng.choice(["regular", "log", "random", "early_dense", "sparse"])
+    kind = "gap" if heldout_grid else rng.choice(list(_GRIDS), p=list(_GRIDS.values()))
     if kind in ("regular", "gap"):
         ts = np.linspace(0, span, int(rng.integers(6, 200)))
         if kind == "gap":
@@ -105,8 +111,12 @@ def _sampling_times(rng, span, heldout_grid):
         step = _logu(rng, 300, 1800)
         early = np.arange(0, min(span, _logu(rng, 2 * H, 12 * H)), step)
         ts = np.concatenate([early, np.arange(early[-1], span, _logu(rng, H, 12 * H)), [span]])
-    else:
-        ts = np.sort(rng.uniform(0.02 * span, span, int(rng.integers(2, 6))))
+    elif kind == "sparse":
+        ts = np.sort(rng.uniform(0.02 * span, span, int(rng.integers(2, 7))))
+    else:  # sparse_irregular: 2-6 points at log-uniform times (often a few early, then a long gap), last at the end
+        k = int(rng.integers(2, 7))
+        t_first = min(_logu(rng, 60, 3 * H), span / 2)
+        ts = np.sort(np.append(np.exp(rng.uniform(np.log(t_first), np.log(span), k - 1)), span))
     ts = np.unique(np.round(ts))
     if rng.random() < 0.5:
         ts = ts[ts > 0] if len(ts[ts > 0]) >= 2 else ts

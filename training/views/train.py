@@ -47,6 +47,7 @@ fail_at = 0.85  # starting thresholds; raised/lowered on `val` only if the targe
 review_at = 0.5
 target_organic_fail = 0.01  # at most this share of organic posts may fail
 target_bought_flagged = 0.90  # at least this share of bought posts must fail or go to review
+sparse_max_points = 6  # histories with at most this many points are reported separately
 out_dir = "models/views/artifact"
 plots = True  # ROC/PR, calibration, confusion matrix PNGs under out_dir/plots
 # --------------------------------------------------------------------------------------------------
@@ -128,7 +129,8 @@ def main() -> None:
         batch = features.transform(posts)
         live = np.array([s is None for s in batch.skipped])
         y = np.array([p["label"] for p in posts])[live]
-        meta = [(p["pattern"], p["variant"]) for p, ok in zip(posts, live) if ok]
+        n_points = np.diff(np.r_[0, batch.points_end]) - 1  # (n,) cleaned points after publish; -1: no history
+        meta = [(p["pattern"], p["variant"], int(k)) for p, ok, k in zip(posts, live, n_points) if ok]
         return batch.X[live], y, meta, int((~live).sum())
 
     X_train, y_train, _, skipped_train = featurize(train)
@@ -166,6 +168,8 @@ def main() -> None:
     p, y, meta, skipped = scored["test"]
     pattern = np.array([m[0] for m in meta])
     variant = np.array([m[1] for m in meta])
+    n_points = np.array([m[2] for m in meta])
+    sparse = (n_points >= 1) & (n_points <= sparse_max_points)
     metrics = {
         "test_heldout": {
             "roc_auc": float(roc_auc_score(y, p)),
@@ -179,6 +183,9 @@ def main() -> None:
                 for k in PATTERNS
                 for v in sorted(set(variant[pattern == k]))
             },
+            # histories with 1..sparse_max_points points after publish, and posts without a history
+            "sparse": {k: rates(p[sparse & (pattern == k)], chosen_fail, chosen_review) for k in PATTERNS},
+            "no_history": {k: rates(p[(n_points < 1) & (pattern == k)], chosen_fail, chosen_review) for k in PATTERNS},
         },
     }
     p_in, y_in, meta_in, skipped_in = scored["test_indist"]
@@ -190,7 +197,7 @@ def main() -> None:
         "per_pattern": {k: rates(p_in[pattern_in == k], chosen_fail, chosen_review) for k in PATTERNS},
     }
     metrics["thresholds"] = {"fail_at": chosen_fail, "review_at": chosen_review}
-    print(json.dumps({k: metrics["test_heldout"][k] for k in ("roc_auc", "organic", "bought", "per_pattern")}, indent=1))
+    print(json.dumps({k: metrics["test_heldout"][k] for k in ("roc_auc", "organic", "bought", "per_pattern", "sparse")}, indent=1))
 
     # 6. artifact, metrics, card, plots
     commit = git_commit()
