@@ -14,7 +14,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
+	$(BIN)/pip install -q -c requirements.lock -e '.[dev,train]'
 	touch $@
 
 serve: setup
@@ -35,6 +35,9 @@ build: setup
 # One target per model; each writes models/<name>/artifact/ with card.md and metrics.json.
 train-views: setup
 	OMP_NUM_THREADS=1 $(BIN)/python -m training.views.train
+
+train-text: setup
+	OMP_NUM_THREADS=1 $(BIN)/python -m training.text.train
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

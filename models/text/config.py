@@ -1,0 +1,71 @@
+"""Configuration of the text model (lexical stage: hashed n-grams + rule features).
+
+One `TextConfig` feeds the classifier and is saved in the artifact as config.json,
+so `load()` rebuilds exactly the feature pipeline the weights were trained with.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+__all__ = ["TextConfig"]
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    """Hyperparameters of the text model.
+
+    Args:
+        char_ngram_min: shortest character n-gram (inside word boundaries, `char_wb`).
+        char_ngram_max: longest character n-gram.
+        char_features: hashing space for character n-grams (a power of two).
+        word_ngram_max: longest word n-gram; tokens keep a leading '#' or '@'.
+        word_features: hashing space for word n-grams (a power of two).
+        rule_weight: scale of the binary rule features (patterns.yaml) next to the
+            l2-normalised n-gram blocks; 0 turns the rules off as features (spans still come).
+        c_branded: inverse L2 strength of the logistic regression for the branded head.
+        c_copyright: the same for the copyright head.
+        evidence_min_score: spans of a check are returned only when that check's
+            calibrated probability is at least this (0 returns every span that fired).
+        version: artifact version, "text-<date>-<short commit>".
+        labels: the two heads, in the order of the weight columns.
+    """
+
+    char_ngram_min: int = 2
+    char_ngram_max: int = 5
+    char_features: int = 2**18
+    word_ngram_max: int = 2
+    word_features: int = 2**17
+    rule_weight: float = 1.0
+    c_branded: float = 8.0
+    c_copyright: float = 8.0
+    evidence_min_score: float = 0.1
+    version: str = "text-untrained"
+    labels: tuple[str, ...] = field(default=("branded", "copyright"))
+
+    def __post_init__(self) -> None:
+        for name in ("char_features", "word_features"):
+            value = getattr(self, name)
+            if value <= 0 or value & (value - 1):
+                raise ValueError(f"TextConfig.{name}: expected a power of two, got {value}")
+        if not 1 <= self.char_ngram_min <= self.char_ngram_max:
+            raise ValueError(
+                f"TextConfig.char_ngram_min/max: expected 1 <= min <= max, got {self.char_ngram_min}, {self.char_ngram_max}"
+            )
+        if not 0.0 <= self.evidence_min_score <= 1.0:
+            raise ValueError(f"TextConfig.evidence_min_score: expected a value in [0, 1], got {self.evidence_min_score}")
+        object.__setattr__(self, "labels", tuple(self.labels))
+
+    def to_json(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "TextConfig":
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"{path}: unknown TextConfig keys {unknown}; expected a subset of {sorted(known)}")
+        return cls(**raw)

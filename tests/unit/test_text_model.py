@@ -1,0 +1,213 @@
+"""Tests for models/text: interface checks on a tiny model, then the shipped artifact."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import models.text as text_pkg
+from models.text import TextClassifier, TextScore, load
+from models.text.classifier import PATTERNS_FILE
+from models.text.config import TextConfig
+from models.text.evidence import SpanExtractor
+
+# ---- tiny inputs -----------------------------------------------------------------------------
+TINY = ["", "Sunset run 🏃‍♀️ by the river", "#ad my new serum from @glowlab, code GLOW20", "not my video, credit to @x"]
+
+BRANDED = {
+    "en": "Obsessed with my new serum from @glowlab #ad use code GLOW15 for 15% off",
+    "fr": "Partenariat rémunéré avec @maisonlune : ma routine du soir 🌙",
+    "es": "#publicidad Probando las zapatillas nuevas de @runfast, ¡me encantan!",
+    "pt": "#publi Amei o novo hidratante da @belezapura 💚 use o cupom BIA10",
+    "de": "Werbung | Mein neues Lieblingsparfum von @duftwerk ✨",
+}
+COPYRIGHT = {
+    "en": "Not my video, credit to @skatefails 😂",
+    "fr": "Ce n'est pas ma vidéo, crédit : @drolesdevideos",
+    "es": "No es mi video, todos los derechos a sus respectivos dueños",
+    "pt": "Não é meu vídeo, créditos: @videosengracados",
+    "de": "Nicht mein Video, Credit an @lustigeclips",
+}
+HARD_NEGATIVES = [
+    "Not sponsored, bought it myself: my Nike runners after 500 km",
+    "Ad Astra is still my favourite space movie",
+    "Ad hoc meeting turned into pizza night 🍕",
+    "Got 30% off at the outlet today 🙌",
+    "Link in bio for my newsletter ✉️",
+    "© 2024 Clara Moreau Photography. All rights reserved.",
+    "Keine Werbung, selbst gekauft 😅 meine alten Sneaker",
+    "Why are there so many ads on my feed lately?",
+    "Pas sponsorisé, j'adore juste ce parfum",
+    "Let's talk about copyright law for musicians",
+    "What a brilliant ad, the dog steals the show",
+]
+
+
+def tiny_model(seed: int = 0) -> TextClassifier:
+    """A tiny random model (64 + 32 hash buckets) so interface checks need no artifact."""
+    import yaml
+
+    cfg = TextConfig(char_features=64, word_features=32, version="text-test")
+    patterns = yaml.safe_load(PATTERNS_FILE.read_text(encoding="utf-8"))
+    rng = np.random.default_rng(seed)
+    dim = 64 + 32 + len(patterns["labels"]) + 1
+    weights = {
+        "idf_char": rng.uniform(1, 3, 64).astype(np.float32),
+        "idf_word": rng.uniform(1, 3, 32).astype(np.float32),
+        "coef": rng.normal(0, 1, (dim, 2)).astype(np.float32),
+        "intercept": np.zeros(2, np.float32),
+        "platt": np.array([[1.0, 0.0], [1.0, 0.0]], np.float32),
+    }
+    return TextClassifier(config=cfg, weights=weights, patterns=patterns)
+
+
+@pytest.fixture(scope="module")
+def shipped() -> TextClassifier:
+    return load()
+
+
+def _same(a: TextScore, b: TextScore) -> bool:
+    return math.isclose(a.branded, b.branded, abs_tol=1e-6) and math.isclose(a.copyright, b.copyright, abs_tol=1e-6) and a.spans == b.spans
+
+
+# ---- shared check list, run on the tiny model and on the shipped artifact ----------------------
+def check_empty_batch(model):
+    assert model.score_texts([]) == []
+
+
+def check_batch_equals_per_item(model):
+    batch = model.score_texts(TINY)
+    assert len(batch) == len(TINY)
+    for t, s in zip(TINY, batch):
+        assert _same(model.score_texts([t])[0], s)
+
+
+def check_deterministic(model):
+    assert all(_same(a, b) for a, b in zip(model.score_texts(TINY), model.score_texts(TINY)))
+
+
+def check_scores_are_probabilities(model):
+    for s in model.score_texts(TINY):
+        assert isinstance(s, TextScore)
+        assert 0.0 <= s.branded <= 1.0 and 0.0 <= s.copyright <= 1.0
+        assert not (math.isnan(s.branded) or math.isnan(s.copyright))
+
+
+def check_save_load_round_trip(model, tmp_path):
+    loaded = load(model.save(tmp_path / "artifact"))
+    assert loaded.version == model.version
+    assert all(_same(a, b) for a, b in zip(model.score_texts(TINY), loaded.score_texts(TINY)))
+
+
+CHECKS = [check_empty_batch, check_batch_equals_per_item, check_deterministic, check_scores_are_probabilities]
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("which", ["tiny", "shipped"])
+def test_shared_checks(check, which, request):
+    check(tiny_model() if which == "tiny" else request.getfixturevalue("shipped"))
+
+
+@pytest.mark.parametrize("which", ["tiny", "shipped"])
+def test_save_load_round_trip(which, request, tmp_path):
+    check_save_load_round_trip(tiny_model() if which == "tiny" else request.getfixturevalue("shipped"), tmp_path)
+
+
+# ---- interface and messages ------------------------------------------------------------------
+def test_exports():
+    assert sorted(text_pkg.__all__) == ["TextClassifier", "TextScore", "load"]
+
+
+def test_input_validation_messages():
+    model = tiny_model()
+    with pytest.raises(TypeError, match=r"texts: expected a sequence of str, got str"):
+        model.score_texts("one post")
+    with pytest.raises(TypeError, match=r"texts\[1\]: expected str, got int"):
+        model.score_texts(["ok", 3])
+    assert len(model.score_texts(("a", "b"))) == 2
+
+
+def test_load_missing_artifact(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"missing \['config.json', 'weights.safetensors', 'patterns.yaml'\].*make train-text"):
+        load(tmp_path / "nowhere")
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match=r"TextConfig.char_features: expected a power of two, got 100"):
+        TextConfig(char_features=100)
+    with pytest.raises(ValueError, match=r"evidence_min_score: expected a value in \[0, 1\], got 2"):
+        TextConfig(evidence_min_score=2)
+
+
+def test_wrong_weight_shape():
+    model = tiny_model()
+    bad = dict(model.weights, coef=np.zeros((3, 2), np.float32))
+    with pytest.raises(ValueError, match=r"weights\['coef'\]: expected shape"):
+        TextClassifier(config=model.config, weights=bad, patterns=model.extractor.spec)
+
+
+# ---- evidence spans: offsets are Python str indices, also after emoji and accents ---------------
+SPAN_CASES = [
+    ("🇫🇷🎉 Été à Paris ✨ — Partenariat rémunéré avec @maisonlune", "Partenariat rémunéré", "disclosure_tag"),
+    ("İstanbul 🕌🏃‍♀️ çok güzel #ad", "#ad", "disclosure_tag"),
+    ("Ünboxing 📦 — Straße café ☕ Rabattcode: LENA15 😍", "Rabattcode: LENA15", "discount_code"),
+    ("Pão de queijo 🧀🇧🇷 meu microfone: amzn.to/3xYz9Qp", "amzn.to/3xYz9Qp", "affiliate_link"),
+    ("Ñandú 🐦 no es mi video, lo vi en tiktok", "no es mi video", "copyright_disclaimer"),
+    ("Straße 👩‍👩‍👧 Nicht mein Video!! Credit an @lustigeclips", "Credit an @lustigeclips", "reupload_credit"),
+    ("Merci @sézane pour l'envoi 💕", "Merci @sézane pour l'envoi", "brand_thanks"),
+    ("Jeans 👖✨ #commissionsearned #ltkunder50", "#commissionsearned", "affiliate_link"),
+]
+
+
+@pytest.mark.parametrize("text,expected,label", SPAN_CASES)
+def test_span_offsets(text, expected, label):
+    extractor = SpanExtractor.from_file(PATTERNS_FILE)
+    spans = extractor.spans(text)
+    for s in spans:
+        assert text[s["start"] : s["end"]] == s["text"]
+    hits = [s for s in spans if s["label"] == label and s["start"] == text.index(expected)]
+    assert hits, f"no {label} span at {text.index(expected)} in {text!r}: {spans}"
+    assert hits[0]["text"] == expected
+
+
+def test_negation_suppresses_branded_span():
+    extractor = SpanExtractor.from_file(PATTERNS_FILE)
+    for text in ["Keine Werbung, selbst gekauft", "not sponsored, just love it", "Não é publi, só amo"]:
+        assert not [s for s in extractor.spans(text) if s["check"] == "no_branded_content"], text
+
+
+# ---- the shipped artifact on known examples ---------------------------------------------------
+def test_shipped_version(shipped):
+    assert shipped.version.startswith("text-")
+
+
+@pytest.mark.parametrize("lang", sorted(BRANDED))
+def test_shipped_branded(shipped, lang):
+    s = shipped.score_texts([BRANDED[lang]])[0]
+    assert s.branded > 0.5, (lang, s)
+    assert any(sp["check"] == "no_branded_content" for sp in s.spans)
+    for sp in s.spans:
+        assert BRANDED[lang][sp["start"] : sp["end"]] == sp["text"]
+
+
+@pytest.mark.parametrize("lang", sorted(COPYRIGHT))
+def test_shipped_copyright(shipped, lang):
+    s = shipped.score_texts([COPYRIGHT[lang]])[0]
+    assert s.copyright > 0.5, (lang, s)
+    assert any(sp["check"] == "no_copyrighted_content" for sp in s.spans)
+
+
+@pytest.mark.parametrize("text", HARD_NEGATIVES)
+def test_shipped_hard_negatives(shipped, text):
+    s = shipped.score_texts([text])[0]
+    assert s.branded < 0.5 and s.copyright < 0.5, (text, s)
+
+
+def test_shipped_span_after_emoji(shipped):
+    text = "🇧🇷✨ Verão em família 👨‍👩‍👧 #publi amei o protetor da @solarbr, cupom BIA10"
+    s = shipped.score_texts([text])[0]
+    got = {sp["label"]: sp for sp in s.spans}
+    assert got["disclosure_tag"]["start"] == text.index("#publi")
+    assert got["discount_code"]["text"] == text[got["discount_code"]["start"] : got["discount_code"]["end"]] == "cupom BIA10"

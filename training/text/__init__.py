@@ -1,0 +1,1 @@
+"""Text model training: synthetic data, training loop, evaluation, notebook."""

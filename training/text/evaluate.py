@@ -1,0 +1,129 @@
+"""Held-out evaluation of the text model: per-language F1, calibration, thresholds, plots.
+
+Used by train.py; also importable from notebooks/text.ipynb.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import average_precision_score, confusion_matrix, f1_score, precision_recall_curve
+
+__all__ = ["calibration_bins", "evaluate", "plot_all", "thresholds"]
+
+HEADS = ("branded", "copyright")
+
+
+def calibration_bins(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> dict:
+    """Reliability curve on equal-width bins and the expected calibration error (ECE)."""
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    idx = np.clip(np.digitize(p, edges[1:-1]), 0, n_bins - 1)
+    bins, ece = [], 0.0
+    for b in range(n_bins):
+        m = idx == b
+        if m.any():
+            conf, acc = float(p[m].mean()), float(y[m].mean())
+            ece += m.mean() * abs(conf - acc)
+            bins.append({"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": int(m.sum()), "mean_p": conf, "frac_pos": acc})
+    return {"ece": float(ece), "brier": float(np.mean((p - y) ** 2)), "bins": bins}
+
+
+def thresholds(y: np.ndarray, p: np.ndarray, fail_precision: float = 0.98, review_recall: float = 0.98) -> dict:
+    """fail_at: lowest threshold whose precision >= fail_precision; review_at: highest with recall >= review_recall."""
+    prec, rec, thr = precision_recall_curve(y, p)
+    prec, rec = prec[:-1], rec[:-1]  # align with thr
+    ok = np.where(prec >= fail_precision)[0]
+    fail_at = float(thr[ok[0]]) if len(ok) else 1.0
+    ok = np.where(rec >= review_recall)[0]
+    review_at = float(thr[ok[-1]]) if len(ok) else 0.0
+    review_at = min(review_at, fail_at)
+
+    def at(t: float) -> dict:
+        pred = p >= t
+        tp = int((pred & (y == 1)).sum())
+        return {"threshold": t, "precision": tp / max(int(pred.sum()), 1), "recall": tp / max(int(y.sum()), 1)}
+
+    return {"fail_at": at(fail_at), "review_at": at(review_at)}
+
+
+def evaluate(rows: list[dict], probs: np.ndarray, threshold: float = 0.5) -> dict:
+    """Metrics of calibrated probabilities `probs` (N, 2) on labelled rows (see generate.py)."""
+    langs = sorted({r["lang"] for r in rows})
+    lang = np.array([r["lang"] for r in rows])
+    cat = np.array([r["category"] for r in rows])
+    und = np.array([r["undisclosed"] for r in rows])
+    out: dict = {"n": len(rows), "threshold": threshold, "heads": {}}
+    for h, head in enumerate(HEADS):
+        y = np.array([r[head] for r in rows])
+        p = probs[:, h]
+        pred = (p >= threshold).astype(int)
+        res = {
+            "f1": float(f1_score(y, pred)),
+            "average_precision": float(average_precision_score(y, p)),
+            "per_language": {},
+            "per_category_positive_rate": {str(c): float(pred[cat == c].mean()) for c in sorted(set(cat))},
+            "calibration": calibration_bins(y, p),
+            "recommended": thresholds(y, p),
+        }
+        for lg in langs:
+            m = lang == lg
+            res["per_language"][lg] = {
+                "f1": float(f1_score(y[m], pred[m])),
+                "n": int(m.sum()),
+                "positives": int(y[m].sum()),
+                "confusion": confusion_matrix(y[m], pred[m], labels=[0, 1]).tolist(),  # [[tn, fp], [fn, tp]]
+            }
+        out["heads"][head] = res
+    # Undisclosed ads proxy: English, branded positives without a disclosure core vs all English non-branded.
+    y = np.array([r["branded"] for r in rows])
+    m = (lang == "en") & ((und == 1) | (y == 0))
+    out["en_undisclosed_branded_f1"] = float(f1_score(y[m], (probs[m, 0] >= threshold).astype(int)))
+    return out
+
+
+def plot_all(rows: list[dict], probs: np.ndarray, metrics: dict, folder: str | Path) -> list[str]:
+    """PR curves, calibration curves and per-language confusion matrices as PNGs in `folder`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for h, head in enumerate(HEADS):
+        y = np.array([r[head] for r in rows])
+        prec, rec, _ = precision_recall_curve(y, probs[:, h])
+        axes[0].plot(rec, prec, label=f"{head} (AP {metrics['heads'][head]['average_precision']:.3f})")
+        bins = metrics["heads"][head]["calibration"]["bins"]
+        axes[1].plot([b["mean_p"] for b in bins], [b["frac_pos"] for b in bins], "o-",
+                     label=f"{head} (ECE {metrics['heads'][head]['calibration']['ece']:.3f})")
+    axes[0].set(xlabel="recall", ylabel="precision", title="PR curve (held-out)")
+    axes[1].plot([0, 1], [0, 1], "k--", lw=1)
+    axes[1].set(xlabel="mean predicted probability", ylabel="fraction positive", title="Calibration (held-out)")
+    for ax in axes:
+        ax.legend(loc="lower left")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(folder / "pr_calibration.png", dpi=110)
+    plt.close(fig)
+    written.append("pr_calibration.png")
+    langs = list(metrics["heads"]["branded"]["per_language"])
+    fig, axes = plt.subplots(2, len(langs), figsize=(2.4 * len(langs), 5))
+    for h, head in enumerate(HEADS):
+        for j, lg in enumerate(langs):
+            cm = np.array(metrics["heads"][head]["per_language"][lg]["confusion"])
+            ax = axes[h, j]
+            ax.imshow(cm, cmap="Blues")
+            for (a, b), v in np.ndenumerate(cm):
+                ax.text(b, a, str(v), ha="center", va="center", fontsize=9)
+            ax.set_xticks([0, 1], ["pred 0", "pred 1"], fontsize=7)
+            ax.set_yticks([0, 1], ["true 0", "true 1"], fontsize=7)
+            ax.set_title(f"{head} {lg}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(folder / "confusion_per_language.png", dpi=110)
+    plt.close(fig)
+    written.append("confusion_per_language.png")
+    return written

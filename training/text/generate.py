@@ -1,0 +1,171 @@
+"""Synthetic multilingual creator posts for the text model, with a held-out split.
+
+No labelled corpus exists, so posts are composed from the phrase bank in
+phrases.yaml: one *core* phrase that carries (or pointedly does not carry) the
+signal, wrapped in everyday filler sentences, topic hashtags and emoji, then
+roughened with typos, case changes and mixed languages. Lengths run from a few
+words to 500 characters.
+
+Held-out split (documented here and in the model card):
+  * phrase families: family i of each (language, category) with i % 4 == 3 is
+    used only for validation; train never sees those phrasings.
+  * slot values: validation fills slots from the `*_val` lists (brands, handles,
+    codes, links, shows, artists, teams, creators), which train never sees.
+So the validation score measures generalisation to new wordings and new names.
+Not held out: the closed list of disclosure markers (`markers`: "#ad", "Werbung",
+"Publicité", "#publi", ...), which law and platform rules fix; 30% of disclosed
+posts are a bare marker on an organic-looking post (family "<lang>/disclosed/marker").
+
+Labels per category (branded, copyright):
+  disclosed, pitch, affiliate, thanks, giveaway        -> (1, 0)
+  credit, disclaimer, reuse                            -> (0, 1)
+  organic_brand, not_sponsored, ad_word, discount_story,
+  own_link, own_copyright, copyright_talk, plain       -> (0, 0)   hard negatives + plain
+A small share of posts combine a branded and a copyright core -> (1, 1).
+`undisclosed` marks branded posts whose core carries no disclosure tag
+(pitch, affiliate, thanks, giveaway): the proxy for ads with the tag removed.
+
+Usage: python -m training.text.generate --n=20 --split=val   (prints JSON lines)
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+__all__ = ["LANGS", "CATEGORIES", "generate", "load_bank"]
+
+LANGS = ("en", "fr", "es", "pt", "de")
+BRANDED = ("disclosed", "pitch", "affiliate", "thanks", "giveaway")
+COPYRIGHT = ("credit", "disclaimer", "reuse")
+NEGATIVE = ("organic_brand", "not_sponsored", "ad_word", "discount_story", "own_link", "own_copyright", "copyright_talk")
+CATEGORIES = BRANDED + COPYRIGHT + NEGATIVE + ("plain",)
+# Sampling weights: ~35% branded, ~25% copyright, ~30% hard negatives, ~10% plain.
+_WEIGHTS = {"disclosed": 10, "pitch": 10, "affiliate": 5, "thanks": 5, "giveaway": 5,
+            "credit": 9, "disclaimer": 8, "reuse": 8, "plain": 10}
+_WEIGHTS.update({c: 30 / len(NEGATIVE) for c in NEGATIVE})
+EMOJI = ["✨", "🔥", "💕", "😍", "🙌", "😂", "🥹", "☀️", "🌿", "💪", "📸", "🎉", "❤️", "👀", "🙏", "🍝", "🏃‍♀️", "🇧🇷", "🇫🇷", "🇩🇪"]
+JOINERS = [". ", " ", "\n", " | ", " — ", "!! ", "\n\n", " · "]
+SLOT = re.compile(r"\{(\w+)\}")
+
+
+def load_bank(path: str | Path | None = None) -> dict:
+    path = Path(path) if path is not None else Path(__file__).with_name("phrases.yaml")
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def _families(bank: dict, lang: str, category: str, split: str) -> list[tuple[int, list[str]]]:
+    fams = bank["langs"][lang][category]
+    keep = [(i, f) for i, f in enumerate(fams) if (i % 4 == 3) == (split == "val")]
+    return [(i, [p.strip() for p in f.split("||")]) for i, f in keep]
+
+
+def _fill(rng: random.Random, bank: dict, lang: str, phrase: str, split: str) -> str:
+    slots = bank["slots"]
+
+    def value(m: re.Match) -> str:
+        name = m.group(1)
+        if name in ("product", "store"):
+            return rng.choice(bank[name][lang])
+        if split == "val" and f"{name}_val" in slots:
+            return rng.choice(slots[f"{name}_val"])
+        return rng.choice(slots[name])
+
+    return SLOT.sub(value, phrase)
+
+
+def _typo(rng: random.Random, text: str) -> str:
+    words = text.split(" ")
+    idx = [i for i, w in enumerate(words) if len(w) > 4 and w.isalpha()]
+    if not idx:
+        return text
+    i = rng.choice(idx)
+    w, j = words[i], rng.randrange(1, len(words[i]) - 1)
+    op = rng.random()
+    if op < 0.4:
+        w = w[:j] + w[j + 1] + w[j] + w[j + 2:]  # swap two letters
+    elif op < 0.7:
+        w = w[:j] + w[j + 1:]  # drop one
+    else:
+        w = w[:j] + w[j] + w[j:]  # double one
+    words[i] = w
+    return " ".join(words)
+
+
+def _core(rng: random.Random, bank: dict, lang: str, category: str, split: str) -> tuple[str, str]:
+    fam_id, phrasings = rng.choice(_families(bank, lang, category, split))
+    return _fill(rng, bank, lang, rng.choice(phrasings), split), f"{lang}/{category}/{fam_id}"
+
+
+def generate_one(rng: random.Random, bank: dict, split: str, lang: str | None = None) -> dict:
+    lang = lang or rng.choice(LANGS)
+    cats = list(_WEIGHTS)
+    category = rng.choices(cats, weights=[_WEIGHTS[c] for c in cats])[0]
+    branded, copyright = int(category in BRANDED), int(category in COPYRIGHT)
+    cores, family = [], f"{lang}/plain/-"
+    if category == "disclosed" and rng.random() < 0.3:  # a bare disclosure marker on an organic-looking post
+        marker = rng.choice(bank["langs"][lang]["markers"])
+        body = _core(rng, bank, lang, "organic_brand", split)[0] if rng.random() < 0.5 else rng.choice(bank["langs"][lang]["filler"])
+        cores.append(f"{body} {marker}" if marker.startswith("#") and rng.random() < 0.5 else f"{marker} {body}")
+        family = f"{lang}/disclosed/marker"
+    elif category != "plain":
+        core, family = _core(rng, bank, lang, category, split)
+        cores.append(core)
+    if category in BRANDED + COPYRIGHT and rng.random() < 0.04:  # both signals in one post
+        other = rng.choice(COPYRIGHT if branded else BRANDED)
+        cores.append(_core(rng, bank, lang, other, split)[0])
+        branded, copyright = 1, 1
+    langbank = bank["langs"][lang]
+    short = rng.random() < 0.15 and category != "plain"
+    n_fill = 0 if short else rng.choice([0, 1, 1, 2, 2, 3, 4, 6, 9])
+    if category == "plain":
+        n_fill = max(1, n_fill)
+    fillers = []
+    for _ in range(n_fill):
+        src = lang if rng.random() > 0.1 else rng.choice(LANGS)  # mixed languages
+        filler = rng.choice(bank["langs"][src]["filler"])
+        fillers.append(_typo(rng, filler) if rng.random() < 0.15 else filler)
+    cores = [(_typo(rng, c) if rng.random() < 0.1 else c) for c in cores]
+    parts = fillers[:]
+    for c in cores:
+        parts.insert(rng.randint(0, len(parts)), c)
+    while len(parts) > 1 and sum(len(p) + 2 for p in parts) > 470:
+        parts.remove(rng.choice([p for p in parts if p not in cores] or parts[-1:]))
+    text = ""
+    for i, p in enumerate(parts):
+        if i:
+            text += rng.choice(JOINERS)
+        text += p
+        if rng.random() < 0.35:
+            text += " " + "".join(rng.choices(EMOJI, k=rng.randint(1, 3)))
+    if not short and rng.random() < 0.6:
+        text += rng.choice(["\n", " ", "\n\n"]) + " ".join(rng.sample(langbank["tags"], rng.randint(1, 4)))
+    r = rng.random()
+    if r < 0.08:
+        text = text.lower()
+    elif r < 0.11:
+        text = text.upper()
+    text = text[:500].strip()
+    return {"text": text, "lang": lang, "branded": branded, "copyright": copyright, "category": category,
+            "family": family, "undisclosed": int(category in BRANDED[1:]), "split": split}
+
+
+def generate(n: int, split: str = "train", seed: int = 0, bank: dict | None = None) -> list[dict]:
+    """`n` posts of one split ("train" or "val"), balanced over LANGS, reproducible from `seed`."""
+    if split not in ("train", "val"):
+        raise ValueError(f"split: expected 'train' or 'val', got {split!r}")
+    bank = bank or load_bank()
+    rng = random.Random(f"{seed}-{split}")
+    return [generate_one(rng, bank, split, LANGS[i % len(LANGS)]) for i in range(n)]
+
+
+if __name__ == "__main__":
+    args = dict(a.lstrip("-").split("=", 1) for a in sys.argv[1:])
+    for row in generate(int(args.get("n", 20)), args.get("split", "train"), int(args.get("seed", 0))):
+        print(json.dumps(row, ensure_ascii=False))

@@ -1,0 +1,114 @@
+"""Build and execute notebooks/text.ipynb: per-language confusion, calibration, error table.
+
+    python -m training.text.notebook        # runs every cell in-process, stores outputs
+
+No Jupyter needed: each cell is exec'd in one namespace; stdout and matplotlib
+figures become the cell's outputs in a plain nbformat-4 file.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+from pathlib import Path
+
+CELLS = [
+    ("markdown", "# Text model: held-out evaluation\nShipped artifact `models/text/artifact/` scored on the held-out "
+                 "split of `training/text/generate.py` (unseen phrase families and names). Rebuilt by "
+                 "`python -m training.text.notebook`."),
+    ("code", """import json, collections
+import numpy as np
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from models.text import load
+from training.text.generate import generate
+from training.text.evaluate import evaluate, HEADS
+model = load()
+cfg = json.load(open("models/text/artifact/metrics.json"))["config"]
+rows = generate(cfg["n_val"], "val", cfg["seed"])
+scores = model.score_texts([r["text"] for r in rows])
+probs = np.array([[s.branded, s.copyright] for s in scores])
+m = evaluate(rows, probs)
+print(model.version, len(rows), "held-out posts")"""),
+    ("markdown", "## Per-language F1 and confusion matrices (threshold 0.5)"),
+    ("code", """for h in HEADS:
+    for lg, v in m["heads"][h]["per_language"].items():
+        (tn, fp), (fn, tp) = v["confusion"]
+        print(f"{h:9s} {lg}: F1 {v['f1']:.3f}  tn {tn:5d} fp {fp:4d} fn {fn:4d} tp {tp:5d}")
+fig, axes = plt.subplots(2, 5, figsize=(12, 5))
+for i, h in enumerate(HEADS):
+    for j, (lg, v) in enumerate(m["heads"][h]["per_language"].items()):
+        cm = np.array(v["confusion"]); ax = axes[i, j]
+        ax.imshow(cm, cmap="Blues"); ax.set_title(f"{h} {lg}", fontsize=9)
+        for (a, b), c in np.ndenumerate(cm): ax.text(b, a, c, ha="center", va="center")
+        ax.set_xticks([0, 1], ["pred 0", "pred 1"]); ax.set_yticks([0, 1], ["true 0", "true 1"])
+fig.tight_layout()"""),
+    ("markdown", "## Calibration (10 equal-width bins)"),
+    ("code", """fig, ax = plt.subplots(figsize=(5, 5))
+for h in HEADS:
+    c = m["heads"][h]["calibration"]
+    ax.plot([b["mean_p"] for b in c["bins"]], [b["frac_pos"] for b in c["bins"]], "o-", label=f"{h} ECE {c['ece']:.3f}")
+    print(h, "ECE", round(c["ece"], 4), "Brier", round(c["brier"], 4))
+    for b in c["bins"]:
+        print(f"   [{b['lo']:.1f},{b['hi']:.1f}) n={b['n']:5d} mean_p={b['mean_p']:.3f} frac_pos={b['frac_pos']:.3f}")
+ax.plot([0, 1], [0, 1], "k--"); ax.legend(); ax.set_xlabel("predicted"); ax.set_ylabel("observed")"""),
+    ("markdown", "## Positive rate per category (hard negatives should be near 0)"),
+    ("code", """for h in HEADS:
+    print(h, {k: round(v, 3) for k, v in m["heads"][h]["per_category_positive_rate"].items()})
+print("English undisclosed-ad proxy F1:", round(m["en_undisclosed_branded_f1"], 3))
+print("recommended thresholds:", json.dumps({h: m["heads"][h]["recommended"] for h in HEADS}, indent=1))"""),
+    ("markdown", "## Error table: most frequent error families, one example each"),
+    ("code", """errs = collections.defaultdict(list)
+for r, s, p in zip(rows, scores, probs):
+    for i, h in enumerate(HEADS):
+        if (p[i] >= 0.5) != bool(r[h]):
+            errs[(h, r["family"], "FN" if r[h] else "FP")].append((round(float(p[i]), 3), r["text"], [x["label"] for x in s.spans]))
+print(f"{'head':9s} {'family':24s} kind  n  p      example")
+for k, v in sorted(errs.items(), key=lambda kv: -len(kv[1]))[:25]:
+    p, t, labels = v[0]
+    print(f"{k[0]:9s} {k[1]:24s} {k[2]:4s} {len(v):3d} {p:.3f}  {t[:90]!r} {labels}")"""),
+]
+
+
+def _run(cells: list[tuple[str, str]]) -> dict:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ns: dict = {}
+    out_cells, count = [], 0
+    for kind, src in cells:
+        if kind == "markdown":
+            out_cells.append({"cell_type": "markdown", "metadata": {}, "source": src.splitlines(True)})
+            continue
+        count += 1
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            exec(compile(src, f"<cell {count}>", "exec"), ns)
+        outputs = []
+        if buf.getvalue():
+            outputs.append({"output_type": "stream", "name": "stdout", "text": buf.getvalue().splitlines(True)})
+        for num in plt.get_fignums():
+            png = io.BytesIO()
+            plt.figure(num).savefig(png, format="png", dpi=80)
+            outputs.append({"output_type": "display_data", "metadata": {},
+                            "data": {"image/png": base64.b64encode(png.getvalue()).decode(), "text/plain": ["<Figure>"]}})
+        plt.close("all")
+        out_cells.append({"cell_type": "code", "execution_count": count, "metadata": {}, "outputs": outputs,
+                          "source": src.splitlines(True)})
+    return {"cells": out_cells, "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                                              "language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def main(path: str = "notebooks/text.ipynb") -> None:
+    nb = _run(CELLS)
+    Path(path).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
