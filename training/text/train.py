@@ -18,7 +18,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import datetime as _dt
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ from sklearn.model_selection import GroupKFold
 
 from models.text.classifier import PATTERNS_FILE, TextClassifier
 from models.text.config import TextConfig
+from training.configurator import apply_overrides, git_commit
 from training.text.evaluate import HEADS, evaluate, plot_all
 from training.text.generate import generate, load_bank
 
@@ -51,38 +51,6 @@ evidence_min_score = 0.1  # spans of a check returned only at or above this prob
 ablate_rules = True  # also train without rule features and report held-out F1 (baseline)
 out_dir = "models/text/artifact"
 # -----------------------------------------------------------------------------
-config_keys = [k for k, v in globals().items() if not k.startswith("_") and isinstance(v, (int, float, bool, str))]
-
-
-def _override(argv: list[str]) -> dict:
-    g = globals()
-    for arg in argv:
-        if not arg.startswith("--") or "=" not in arg:
-            raise SystemExit(f"argument {arg!r}: expected --key=value")
-        key, raw = arg[2:].split("=", 1)
-        if key not in config_keys:
-            raise SystemExit(f"--{key}: unknown config key; expected one of {config_keys}")
-        default = g[key]
-        try:
-            if isinstance(default, bool):
-                if raw.lower() not in ("true", "false", "1", "0"):
-                    raise ValueError(raw)
-                value = raw.lower() in ("true", "1")
-            else:
-                value = type(default)(eval(raw, {}) if isinstance(default, (int, float)) else raw)
-        except Exception as exc:
-            raise SystemExit(f"--{key}: expected {type(default).__name__}, got {raw!r}") from exc
-        g[key] = value
-    return {k: g[k] for k in config_keys}
-
-
-def _git_commit() -> str:
-    try:
-        sha = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True, stderr=subprocess.DEVNULL).strip()
-        dirty = subprocess.check_output(["git", "status", "--porcelain"], text=True, stderr=subprocess.DEVNULL).strip()
-        return sha + ("-dirty" if dirty else "")
-    except Exception:
-        return "nogit"
 
 
 def _idf(counts, n_docs: int) -> np.ndarray:
@@ -216,12 +184,12 @@ fail_at: lowest threshold with precision >= 0.98; review_at: highest threshold w
 
 
 def main() -> None:
-    resolved = _override(sys.argv[1:])
+    resolved = apply_overrides(globals(), sys.argv[1:])
     print(json.dumps(resolved, indent=2))
     t0 = time.perf_counter()
     np.random.seed(seed)
     log = lambda msg: print(f"[{time.perf_counter() - t0:7.1f}s] {msg}", flush=True)
-    commit = _git_commit()
+    commit = git_commit()
     cfg = TextConfig(
         char_ngram_min=char_ngram_min, char_ngram_max=char_ngram_max, char_features=char_features,
         word_ngram_max=word_ngram_max, word_features=word_features, rule_weight=rule_weight,

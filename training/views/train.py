@@ -28,6 +28,7 @@ from threadpoolctl import threadpool_limits
 from models.views.config import ViewsConfig
 from models.views.features import ViewCurveFeatures
 from models.views.model import ViewPatternModel
+from training.configurator import apply_overrides, git_commit
 from training.views.report import card_text, write_plots
 from training.views.simulate import PATTERNS, simulate_dataset
 
@@ -53,62 +54,8 @@ plots = True  # ROC/PR, calibration, confusion matrix PNGs under out_dir/plots
 # --------------------------------------------------------------------------------------------------
 
 
-def apply_overrides(argv: list[str], scope: dict) -> None:
-    """nanoGPT-style `--key=value`: the value must parse to the default's type; unknown keys fail."""
-    for arg in argv:
-        if not arg.startswith("--") or "=" not in arg:
-            raise SystemExit(f"argument {arg!r}: expected --key=value")
-        key, raw = arg[2:].split("=", 1)
-        if key not in scope or key.startswith("_") or callable(scope[key]) or isinstance(scope[key], type(sys)):
-            raise SystemExit(f"--{key}: unknown config key")
-        default = scope[key]
-        if isinstance(default, bool):
-            if raw not in ("True", "False", "true", "false", "1", "0"):
-                raise SystemExit(f"--{key}: expected True or False, got {raw!r}")
-            scope[key] = raw in ("True", "true", "1")
-        else:
-            try:
-                scope[key] = type(default)(raw)
-            except ValueError:
-                raise SystemExit(f"--{key}: expected {type(default).__name__}, got {raw!r}") from None
-
-
-def engagement_bands(posts: list[dict]) -> tuple:
-    """(log10 followers bin start, q10, q50, q90) of the organic engagement rate per audience size."""
-    starts = (0.0, 2.0, 3.0, 4.0, 5.0, 6.0)
-    rows = [
-        (np.log10(p["follower_count"] + 1), sum(p["engagement"].values()) / max(p["views"], 1))
-        for p in posts
-        if p["pattern"] == "organic" and p["engagement"] and p["follower_count"] is not None and p["views"] >= 200
-    ]
-    logf, rate = np.array(rows).T
-    bands = []
-    for lo, hi in zip(starts, starts[1:] + (99.0,)):
-        r = rate[(logf >= lo) & (logf < hi)]
-        q = np.quantile(r, [0.1, 0.5, 0.9]) if len(r) >= 50 else np.quantile(rate, [0.1, 0.5, 0.9])
-        bands.append((lo, *(round(float(x), 4) for x in q)))
-    return tuple(bands)
-
-
-def rates(p: np.ndarray, fail_at: float, review_at: float) -> dict:
-    return {
-        "n": int(len(p)),
-        "fail": float(np.mean(p >= fail_at)) if len(p) else None,
-        "fail_or_review": float(np.mean(p >= review_at)) if len(p) else None,
-    }
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main() -> None:
-    apply_overrides(sys.argv[1:], globals())
-    cfg_keys = [k for k, v in globals().items() if not k.startswith("_") and isinstance(v, (int, float, bool, str))]
-    run_config = {k: globals()[k] for k in cfg_keys}
+    run_config = apply_overrides(globals(), sys.argv[1:])
     print("config:", json.dumps(run_config))
     started = time.perf_counter()
 

@@ -1,0 +1,54 @@
+"""What every training script shares: nanoGPT-style `--key=value` overrides and the commit stamp.
+
+A training script keeps its config as a block of module-level defaults; `apply_overrides(globals(), argv)`
+replaces those named on the command line, parsed to the default's type, and rejects unknown keys by name.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+__all__ = ["apply_overrides", "config_keys", "git_commit"]
+
+_CONFIG_TYPES = (bool, int, float, str)
+
+
+def config_keys(scope: dict) -> list[str]:
+    """The config block: public module-level values of a plain type."""
+    return [k for k, v in scope.items() if not k.startswith("_") and isinstance(v, _CONFIG_TYPES)]
+
+
+def _parse(key: str, default: object, raw: str) -> object:
+    if isinstance(default, bool):
+        if raw.lower() not in ("true", "false", "1", "0"):
+            raise SystemExit(f"--{key}: expected True or False, got {raw!r}")
+        return raw.lower() in ("true", "1")
+    try:
+        return type(default)(raw)
+    except ValueError:
+        raise SystemExit(f"--{key}: expected {type(default).__name__}, got {raw!r}") from None
+
+
+def apply_overrides(scope: dict, argv: list[str]) -> dict:
+    """Apply `--key=value` overrides to `scope` (a script's globals()); returns the resolved config."""
+    keys = config_keys(scope)
+    for arg in argv:
+        if not arg.startswith("--") or "=" not in arg:
+            raise SystemExit(f"argument {arg!r}: expected --key=value")
+        key, raw = arg[2:].split("=", 1)
+        if key not in keys:
+            raise SystemExit(f"--{key}: unknown config key; expected one of {', '.join(keys)}")
+        scope[key] = _parse(key, scope[key], raw)
+    return {k: scope[k] for k in keys}
+
+
+def git_commit() -> str:
+    """Short HEAD commit, with "-dirty" when models/ or training/ have uncommitted changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True).stdout.strip()
+
+    try:
+        sha = git("rev-parse", "--short", "HEAD") or "nogit"
+        return sha + ("-dirty" if git("status", "--porcelain", "models", "training") else "")
+    except OSError:
+        return "nogit"
