@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.isotonic import IsotonicRegression
@@ -164,7 +165,10 @@ class ViewPatternModel(ClassifierMixin, BaseEstimator):
         live = np.array([s is None for s in batch.skipped])
         proba = np.full(len(posts), np.nan)
         if live.any():
-            raw = self.estimator_.predict_proba(batch.X[live])[:, 1]
+            # One OpenMP thread: the trees are cheap, and on a busy machine OpenMP's spinning
+            # workers made a 10-post call ~400x slower; callers scale with processes instead.
+            with threadpool_limits(limits=1, user_api="openmp"):
+                raw = self.estimator_.predict_proba(batch.X[live])[:, 1]
             proba[live] = self._calibrate(raw)
         evidence = build_evidence(batch, config, proba)
         return [
