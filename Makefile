@@ -39,5 +39,9 @@ train-views: setup
 train-text: setup
 	OMP_NUM_THREADS=1 $(BIN)/python -m training.text.train
 
+train-watermark: setup
+	$(BIN)/python -m training.watermark.train --data_dir=$(SHARED_DATA)/tiktok-frames
+	$(BIN)/python -m training.watermark.evaluate --data_dir=$(SHARED_DATA)/tiktok-frames
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

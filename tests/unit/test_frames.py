@@ -1,0 +1,220 @@
+"""service.frames: real H.264 files made here with PyAV, and every kind of bad file."""
+
+from __future__ import annotations
+
+import struct
+import time
+import zlib
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from service.frames import MediaError, SampledFrames, sample_frames
+
+W, H, FPS = 320, 180, 30  # tiny landscape clip: fast to encode, still real H.264
+SIZE = (64, 64)
+
+
+def write_video(path: Path, seconds: float, w: int = W, h: int = H, fps: int = FPS, audio: bool = False,
+                gop: int | None = None, end_color: tuple | None = None) -> Path:
+    """A moving gradient; the last second is a flat colour when `end_color` is given (an 'end card')."""
+    n = int(seconds * fps)
+    with av.open(str(path), "w") as out:
+        opts = {"crf": "28", "preset": "ultrafast"}
+        if gop:
+            opts["g"] = str(gop)
+        vs = out.add_stream("libx264", rate=fps, options=opts)
+        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        xs = np.linspace(0, 255, w, dtype=np.float32)
+        for i in range(n):
+            img = np.empty((h, w, 3), np.uint8)
+            img[:] = ((xs + i * 4) % 256).astype(np.uint8)[None, :, None]
+            if end_color is not None and i >= n - fps:
+                img[:] = end_color
+            for pkt in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(pkt)
+        for pkt in vs.encode():
+            out.mux(pkt)
+    return path
+
+
+def write_audio_only(path: Path) -> Path:
+    with av.open(str(path), "w", format="mp4") as out:
+        st = out.add_stream("aac", rate=16000)
+        samples = np.zeros((1, 1024), np.float32)
+        for i in range(20):
+            frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 16000, i * 1024
+            for pkt in st.encode(frame):
+                out.mux(pkt)
+        for pkt in st.encode():
+            out.mux(pkt)
+    return path
+
+
+def png_header(w: int, h: int) -> bytes:
+    """A PNG signature and IHDR declaring w x h, with no pixel data (a decompression-bomb header)."""
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    return b"\x89PNG\r\n\x1a\n" + chunk
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    return write_video(tmp_path_factory.mktemp("media") / "clip.mp4", 2.0, end_color=(200, 30, 30))
+
+
+@pytest.fixture(scope="module")
+def jpg(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("media") / "photo.jpg"
+    img = np.zeros((600, 800, 3), np.uint8)
+    img[:, :400] = (0, 0, 255)  # BGR red on the left half
+    cv2.imwrite(str(path), img)
+    return path
+
+
+def test_video_sampled_frames_shape_and_times(clip):
+    s = sample_frames(clip, "video", size=SIZE, max_frames=6)
+    assert isinstance(s, SampledFrames)
+    assert s.frames.dtype == np.uint8 and s.frames.shape[1:] == (*SIZE, 3)
+    assert 2 <= len(s.frames) <= 6 and len(s.times_s) == len(s.frames)
+    assert np.all(np.diff(s.times_s) > 0) and 0 <= s.times_s[0] and s.times_s[-1] <= s.duration_s + 1e-6
+    assert abs(s.duration_s - 2.0) < 0.1
+
+
+def test_video_tail_is_sampled(clip):
+    s = sample_frames(clip, "video", size=SIZE, max_frames=6)
+    assert s.times_s[-1] >= 1.2  # the last second (the 'end card') is always looked at
+    assert s.frames[-1, ..., 0].mean() > 150 and s.frames[-1, ..., 1].mean() < 80
+
+
+def test_long_video_samples_keyframes_across_clip_and_tail(tmp_path):
+    path = write_video(tmp_path / "long.mp4", 6.0, gop=15, end_color=(30, 200, 30))  # 180 frames > the cap
+    s = sample_frames(path, "video", size=SIZE, max_frames=8, max_decoded_frames=60)
+    assert 5 <= len(s.frames) <= 8
+    assert s.times_s[0] < 1.0 and s.times_s[-1] >= 5.0  # spread over the clip, tail included
+    assert s.frames[-1, ..., 1].mean() > 150  # the 'end card' colour
+
+
+def test_long_gop_video_is_capped(tmp_path):
+    path = write_video(tmp_path / "long.mp4", 6.0, gop=600)  # a single keyframe: seeking cannot help
+    t0 = time.perf_counter()
+    s = sample_frames(path, "video", size=SIZE, max_frames=8, max_decoded_frames=40)
+    assert time.perf_counter() - t0 < 2.0
+    assert 1 <= len(s.frames) <= 8
+
+
+def test_image_sampled_as_one_frame(jpg):
+    s = sample_frames(jpg, "image", size=SIZE)
+    assert s.frames.shape == (1, *SIZE, 3) and s.times_s.tolist() == [0.0] and s.duration_s == 0.0
+    assert s.frames[0, :, :20, 0].mean() > 200 and s.frames[0, :, :20, 2].mean() < 50  # RGB order
+
+
+def test_png_image(tmp_path):
+    path = tmp_path / "a.png"
+    cv2.imwrite(str(path), np.full((100, 50, 3), 128, np.uint8))
+    assert sample_frames(path, "image", size=SIZE).frames.shape == (1, *SIZE, 3)
+
+
+@pytest.mark.parametrize("make, kind, code, match", [
+    (lambda p: p.write_bytes(b""), "video", "unreadable_media", "empty"),
+    (lambda p: p.write_bytes(b""), "image", "unreadable_media", "empty"),
+    (lambda p: p.write_text("hello, this is not a video\n" * 20), "video", "unsupported_media", "text"),
+    (lambda p: p.write_text("definitely not a jpeg"), "image", "unsupported_media", "text"),
+    (lambda p: p.write_bytes(np.random.default_rng(0).bytes(5000)), "video", "unsupported_media", "not a recognised"),
+    (lambda p: p.write_bytes(png_header(100_000, 100_000)), "image", "media_too_large", "100000x100000"),
+    (lambda p: p.write_bytes(png_header(100_000, 100_000)), "video", "unsupported_media", "declared as video"),
+    (lambda p: p.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF"), "image", "unreadable_media", "JPEG"),
+])
+def test_bad_files(tmp_path, make, kind, code, match):
+    path = tmp_path / ("x.mp4" if kind == "video" else "x.jpg")
+    make(path)
+    with pytest.raises(MediaError, match=match) as err:
+        sample_frames(path, kind, size=SIZE)
+    assert err.value.code == code
+    assert str(tmp_path) not in err.value.message
+
+
+def test_image_named_mp4(tmp_path, jpg):
+    path = tmp_path / "photo.mp4"
+    path.write_bytes(jpg.read_bytes())
+    with pytest.raises(MediaError, match="declared as video but the file is image data") as err:
+        sample_frames(path, "video")
+    assert err.value.code == "unsupported_media"
+
+
+def test_video_declared_as_image(tmp_path, clip):
+    with pytest.raises(MediaError, match="declared as image") as err:
+        sample_frames(clip, "image")
+    assert err.value.code == "unsupported_media"
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(MediaError, match="does not exist") as err:
+        sample_frames(tmp_path / "nope.mp4", "video")
+    assert err.value.code == "unreadable_media" and "nope" not in err.value.message
+
+
+@pytest.mark.parametrize("keep", [0.02, 0.3, 0.7])
+def test_truncated_video(tmp_path, clip, keep):
+    data = clip.read_bytes()
+    path = tmp_path / "cut.mp4"
+    path.write_bytes(data[: int(len(data) * keep)])
+    try:  # a cut file may still hold decodable frames (moov first); if not, a clear error
+        s = sample_frames(path, "video", size=SIZE)
+        assert len(s.frames) >= 1
+    except MediaError as err:
+        assert err.code == "unreadable_media" and str(tmp_path) not in err.message
+
+
+def test_corrupt_video_payload(tmp_path, clip):
+    data = bytearray(clip.read_bytes())
+    rng = np.random.default_rng(1)
+    for i in rng.integers(2000, len(data), 300):  # flip bytes inside the coded frames
+        data[i] ^= 0xFF
+    path = tmp_path / "corrupt.mp4"
+    path.write_bytes(bytes(data))
+    try:
+        s = sample_frames(path, "video", size=SIZE)
+        assert s.frames.shape[1:] == (*SIZE, 3)
+    except MediaError as err:
+        assert err.code in {"unreadable_media", "unsupported_media"}
+
+
+def test_corrupt_image_payload(tmp_path, jpg):
+    data = jpg.read_bytes()
+    path = tmp_path / "bad.png"
+    path.write_bytes(png_header(64, 64) + b"\x00" * 50)
+    with pytest.raises(MediaError) as err:
+        sample_frames(path, "image")
+    assert err.value.code == "unreadable_media"
+    path.write_bytes(data[:200])  # JPEG cut before its start-of-frame marker
+    with pytest.raises(MediaError, match="JPEG") as err:
+        sample_frames(path, "image")
+
+
+def test_audio_only(tmp_path):
+    path = write_audio_only(tmp_path / "sound.mp4")
+    with pytest.raises(MediaError, match="no video stream") as err:
+        sample_frames(path, "video")
+    assert err.value.code == "unsupported_media"
+
+
+def test_video_too_large(tmp_path, clip):
+    with pytest.raises(MediaError, match="over the limit") as err:
+        sample_frames(clip, "video", max_video_pixels=100 * 100)
+    assert err.value.code == "media_too_large"
+
+
+def test_time_budget(clip):
+    with pytest.raises(MediaError, match="time budget") as err:
+        sample_frames(clip, "video", time_budget_s=0.0)
+    assert err.value.code == "media_timeout"
+
+
+def test_unknown_kind(clip):
+    with pytest.raises(MediaError, match="expected 'video' or 'image'"):
+        sample_frames(clip, "audio")

@@ -1,0 +1,1 @@
+"""Training, data rendering and evaluation for models/watermark."""

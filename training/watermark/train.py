@@ -1,0 +1,239 @@
+"""Train the platform-watermark CNN on CPU and write models/watermark/artifact/.
+
+    python -m training.watermark.train --data_dir=../shared/data/tiktok-frames
+    python -m training.watermark.evaluate   # held-out metrics, PR curves, card.md
+
+Config is the block of defaults below; `--key=value` overrides keep the default's type.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from models.watermark.config import WatermarkConfig
+from models.watermark.detector import ARTIFACT_DIR, save
+from models.watermark.net import WatermarkNet
+
+from . import data as D
+
+# -----------------------------------------------------------------------------
+data_dir = "../shared/data/tiktok-frames"  # real TikTok frames (training/validation only, never shipped)
+cache_dir = "/tmp/bonuscheck_watermark"  # rendered data cache (npz); safe to delete
+out_dir = str(ARTIFACT_DIR)  # where weights + config.json go
+seed = 1337
+n_clips = 1500  # rendered training clips (4 frames each)
+n_test_clips = 400  # rendered held-out clips (held-out photos and fonts)
+n_test_videos = 6  # real TikTok source videos held out
+epochs = 8
+batch_size = 32
+lr = 2e-3  # AdamW peak learning rate
+weight_decay = 1e-4
+warmup_steps = 100
+cell_loss_weight = 1.0  # per-cell localisation loss next to the whole-frame loss
+cell_pos_weight = 4.0  # marks cover few cells; up-weight them against "none" cells
+paste_prob = 0.0  # a negative gets a mark cut from another frame (any background, any place)
+patch_prob = 0.0  # a negative gets a plain patch of another negative (so paste seams are no cue)
+mosaic_prob = 0.0  # a negative is spliced with another negative (more background variety)
+threads = 1  # the training machine is shared: one intra-op thread
+version = "watermark-2026-11"
+# -----------------------------------------------------------------------------
+CONFIG_KEYS = [k for k, v in dict(globals()).items() if not k.startswith("_") and isinstance(v, (int, float, str))]
+
+
+def apply_overrides(argv: list[str]) -> None:
+    """`--key=value` overrides; the value must parse as the default's type, unknown keys are rejected."""
+    for arg in argv:
+        if not arg.startswith("--") or "=" not in arg:
+            raise SystemExit(f"argument {arg!r}: expected --key=value")
+        key, value = arg[2:].split("=", 1)
+        if key not in CONFIG_KEYS:
+            raise SystemExit(f"--{key}: unknown key; known keys: {', '.join(CONFIG_KEYS)}")
+        default = globals()[key]
+        try:
+            globals()[key] = type(default)(value)
+        except ValueError:
+            raise SystemExit(f"--{key}: expected {type(default).__name__}, got {value!r}") from None
+
+
+def cell_targets(boxes: np.ndarray, labels: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """Per-cell class targets (N, gh, gw): the mark's class where a box covers >= 25 % of a cell,
+    ignore (-1) at the box's fringe and on boxless positives (end cards), "none" elsewhere."""
+    gh, gw = grid
+    out = np.zeros((len(labels), gh, gw), np.int64)
+    ys, xs = np.arange(gh) / gh, np.arange(gw) / gw
+    for i, (box, label) in enumerate(zip(boxes, labels)):
+        if label == 0:
+            continue
+        if np.isnan(box[0]):
+            out[i] = -1
+            continue
+        x0, y0, bw, bh = box
+        ov_x = np.clip(np.minimum(xs + 1 / gw, x0 + bw) - np.maximum(xs, x0), 0, None) * gw
+        ov_y = np.clip(np.minimum(ys + 1 / gh, y0 + bh) - np.maximum(ys, y0), 0, None) * gh
+        cover = ov_y[:, None] * ov_x[None, :]  # (gh, gw) fraction of each cell under the box
+        out[i][cover > 0] = -1
+        out[i][cover >= 0.25] = label
+        cy, cx = min(gh - 1, int((y0 + bh / 2) * gh)), min(gw - 1, int((x0 + bw / 2) * gw))
+        out[i, cy, cx] = label  # a tiny mark still owns the cell holding its centre
+    return out
+
+
+def paste(dst: np.ndarray, src: np.ndarray, box, rng: np.random.Generator, scale: float):
+    """Cut `box` (relative xywh) out of `src`, rescale it, paste it at a random place in `dst`; returns the new box."""
+    h, w = dst.shape[:2]
+    x0, y0 = int(box[0] * w), int(box[1] * h)
+    x1, y1 = max(x0 + 2, int(np.ceil((box[0] + box[2]) * w))), max(y0 + 2, int(np.ceil((box[1] + box[3]) * h)))
+    patch = src[y0:y1, x0:x1]
+    pw, ph = max(2, min(w - 1, int(patch.shape[1] * scale))), max(2, min(h - 1, int(patch.shape[0] * scale)))
+    patch = cv2.resize(patch, (pw, ph), interpolation=cv2.INTER_AREA)
+    px, py = int(rng.integers(0, w - pw + 1)), int(rng.integers(0, h - ph + 1))
+    dst[py: py + ph, px: px + pw] = patch
+    return (px / w, py / h, pw / w, ph / h)
+
+
+def mix_batch(idx: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Copy-paste augmentation: marks move onto backgrounds they never appeared on, so the net
+    cannot learn the training photographs instead of the marks."""
+    x, y, b = train["x"][idx].copy(), train["y"][idx].copy(), train["b"][idx].copy()
+    for j in range(len(idx)):
+        if y[j] != 0:
+            continue
+        r = rng.random()
+        if r < paste_prob:
+            k = boxed_positives[rng.integers(len(boxed_positives))]
+            b[j] = paste(x[j], train["x"][k], train["b"][k], rng, rng.uniform(0.7, 1.4))
+            y[j] = train["y"][k]
+        elif r < paste_prob + patch_prob:
+            k = negatives[rng.integers(len(negatives))]
+            pw, ph = rng.uniform(0.05, 0.3, 2)
+            paste(x[j], train["x"][k], (rng.uniform(0, 1 - pw), rng.uniform(0, 1 - ph), pw, ph), rng, rng.uniform(0.7, 1.4))
+        elif r < paste_prob + patch_prob + mosaic_prob:
+            k = negatives[rng.integers(len(negatives))]
+            cut = int(rng.integers(64, 192))
+            if rng.random() < 0.5:
+                x[j, cut:] = train["x"][k][cut:]
+            else:
+                x[j, :, cut:] = train["x"][k][:, cut:]
+    return x, y, b
+
+
+def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Photometric jitter only: flips would mirror text, crops would move boxes. x: (B, 3, H, W) in [0, 1]."""
+    b = x.shape[0]
+    gain = 1 + 0.25 * (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * 2
+    bias = 0.08 * (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * 2
+    noise = torch.randn(x.shape, generator=gen) * (0.02 * torch.rand(b, 1, 1, 1, generator=gen))
+    return (x * gain + bias + noise).clamp_(0, 1)
+
+
+def load_or_build(log) -> tuple[dict, dict]:
+    key = f"seed{seed}_clips{n_clips}_{n_test_clips}_videos{n_test_videos}"
+    path = Path(cache_dir) / f"data_{key}.npz"
+    if path.is_file():
+        log(f"data: cached {path}")
+        z = np.load(path, allow_pickle=False)
+        meta = json.loads(path.with_suffix(".json").read_text())
+        return ({"x": z["train_x"], "y": z["train_y"], "b": z["train_b"], "meta": meta["train"]},
+                {"x": z["test_x"], "y": z["test_y"], "b": z["test_b"], "meta": meta["test"], "videos": meta["test_videos"]})
+    train, test, test_videos = D.build(Path(data_dir), WatermarkConfig().input_size, n_clips, n_test_clips, n_test_videos, seed, log)
+    (tx, ty, tb), (vx, vy, vb) = train.arrays(), test.arrays()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, train_x=tx, train_y=ty, train_b=tb, test_x=vx, test_y=vy, test_b=vb)
+    path.with_suffix(".json").write_text(json.dumps({"train": train.meta, "test": test.meta, "test_videos": test_videos}))
+    return ({"x": tx, "y": ty, "b": tb, "meta": train.meta}, {"x": vx, "y": vy, "b": vb, "meta": test.meta, "videos": test_videos})
+
+
+def main() -> None:
+    apply_overrides(sys.argv[1:])
+    print("config: " + json.dumps({k: globals()[k] for k in CONFIG_KEYS}), flush=True)
+    t_start = time.perf_counter()
+    log = lambda msg: print(f"[{time.perf_counter() - t_start:7.1f}s] {msg}", flush=True)  # noqa: E731
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
+
+    # data: real frames split by source video + rendered clips split by photo and font
+    global train, boxed_positives, negatives
+    train, test = load_or_build(log)
+    boxed_positives = np.nonzero((train["y"] > 0) & ~np.isnan(train["b"][:, 0]))[0]
+    negatives = np.nonzero(train["y"] == 0)[0]
+    mix_rng = np.random.default_rng(seed + 1)
+    config = replace(WatermarkConfig(), version=version)
+    grid = (config.input_size[0] // config.stride, config.input_size[1] // config.stride)
+    test_cells = torch.from_numpy(cell_targets(test["b"], test["y"], grid))
+    log(f"train {len(train['y'])} frames {np.bincount(train['y']).tolist()}, test {len(test['y'])} {np.bincount(test['y']).tolist()}")
+
+    # model and optimiser
+    net = WatermarkNet(config)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+    steps_per_epoch = math.ceil(len(train["y"]) / batch_size)
+    total_steps = epochs * steps_per_epoch
+    cell_w = torch.tensor([1.0] + [cell_pos_weight] * (len(config.classes) - 1))
+    gen = torch.Generator().manual_seed(seed)
+    history = []
+
+    def evaluate_test() -> dict:
+        net.eval()
+        losses, correct = [], 0
+        with torch.inference_mode():
+            for i in range(0, len(test["y"]), 64):
+                x = torch.from_numpy(test["x"][i: i + 64]).permute(0, 3, 1, 2).float() / 255
+                y = torch.from_numpy(test["y"][i: i + 64])
+                f_logits, _ = net(x)
+                losses.append(F.cross_entropy(f_logits, y, reduction="sum").item())
+                correct += int((f_logits.argmax(1) == y).sum())
+        net.train()
+        return {"test_loss": sum(losses) / len(test["y"]), "test_acc": correct / len(test["y"])}
+
+    step = 0
+    for epoch in range(epochs):
+        perm = torch.randperm(len(train["y"]), generator=gen)
+        run_loss, n_seen = 0.0, 0
+        for i in range(0, len(perm), batch_size):
+            idx = perm[i: i + batch_size].numpy()
+            # learning rate: linear warm-up then cosine decay to 5 % of peak
+            frac = step / max(1, total_steps)
+            cur_lr = lr * min(1.0, (step + 1) / warmup_steps) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+            for g in opt.param_groups:
+                g["lr"] = cur_lr
+            # batch: uint8 -> float, photometric jitter
+            xb, yb, bb = mix_batch(idx, mix_rng)
+            x = augment(torch.from_numpy(xb).permute(0, 3, 1, 2).float() / 255, gen)  # (B, 3, H, W)
+            y, cells = torch.from_numpy(yb), torch.from_numpy(cell_targets(bb, yb, grid))  # (B,), (B, gh, gw)
+            # forward: whole-frame loss plus per-cell loss (ignore = -1)
+            f_logits, c_logits = net(x)
+            loss = F.cross_entropy(f_logits, y, label_smoothing=0.02)
+            loss = loss + cell_loss_weight * F.cross_entropy(c_logits, cells, weight=cell_w, ignore_index=-1)
+            # backward and step
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            run_loss += loss.item() * len(idx)
+            n_seen += len(idx)
+            step += 1
+            if step % 50 == 0:
+                log(f"epoch {epoch} step {step}/{total_steps} loss {run_loss / n_seen:.4f} lr {cur_lr:.2e}")
+        record = {"epoch": epoch, "step": step, "train_loss": run_loss / n_seen, **evaluate_test(),
+                  "elapsed_s": round(time.perf_counter() - t_start, 1)}
+        history.append(record)
+        log(json.dumps(record))
+
+    # artifact: weights + config; the curve goes to evaluate.py via the cache dir
+    save(net.eval(), Path(out_dir))
+    Path(cache_dir, "history.json").write_text(json.dumps({"history": history, "train_seconds": time.perf_counter() - t_start,
+                                                            "config": {k: globals()[k] for k in CONFIG_KEYS}}))
+    log(f"saved {out_dir}; run `python -m training.watermark.evaluate` for held-out metrics")
+
+
+if __name__ == "__main__":
+    main()
