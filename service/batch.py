@@ -90,7 +90,7 @@ def score_rows(pipeline: Pipeline, rows: list[tuple[int, Any]], label: str = "li
     return "".join(line + "\n" for line in lines), summary.counts()
 
 
-# -- worker processes: one pipeline each, loaded once ------------------------
+# -- worker processes: forked from a parent that loaded the pipeline once ----
 _WORKER_PIPELINE: Pipeline | None = None
 
 
@@ -104,11 +104,6 @@ def load_worker_pipeline(pipeline_args: dict[str, Any]) -> Pipeline:
     except ImportError:
         pass
     return Pipeline.load(**pipeline_args)
-
-
-def _init_worker(pipeline_args: dict[str, Any]) -> None:
-    global _WORKER_PIPELINE
-    _WORKER_PIPELINE = load_worker_pipeline(pipeline_args)
 
 
 def _score_in_worker(rows: list[tuple[int, Any]], label: str) -> tuple[str, dict[str, Any]]:
@@ -200,8 +195,11 @@ def score_file(
             for chunk, cursor, number in chunks:
                 land(score_rows(pipeline, chunk, reader.label), cursor, number)
         else:
-            ctx = get_context("spawn")  # a clean interpreter per worker: no forked torch state
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(pipeline_args,)) as pool:
+            # Load once here, then fork: workers share the loaded models copy-on-write and start
+            # at once. The parent never runs a model, so no OpenMP pool exists to be forked.
+            global _WORKER_PIPELINE
+            _WORKER_PIPELINE = load_worker_pipeline(pipeline_args)
+            with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
                 pending: deque[tuple[Future, int, int]] = deque()
                 for chunk, cursor, number in chunks:
                     pending.append((pool.submit(_score_in_worker, chunk, reader.label), cursor, number))
