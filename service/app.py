@@ -74,7 +74,9 @@ class BonusCheck:
         """Judge one post: the verdict, every check's status, and the evidence."""
         return self.pipeline.evaluate([post])[0]
 
-    @bentoml.api
+    # Batchable: concurrent requests are merged into one pipeline call, so each model sees one
+    # larger batch (BentoML splits the verdicts back per request, in order).
+    @bentoml.api(batchable=True, max_batch_size=2000, max_latency_ms=50)
     def evaluate_batch(self, posts: PostBatch) -> list[Verdict]:
         """Judge up to 1,000 posts (unique post_ids); verdicts come back in input order."""
         return self.pipeline.evaluate(posts)

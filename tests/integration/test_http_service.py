@@ -497,3 +497,22 @@ def test_serve_public_host_without_keys_exits_3(tmp_path):
     assert time.monotonic() - start < 30
     with socket.socket() as s:  # nothing was left listening on the port
         assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_concurrent_batches_are_merged_and_split_back_in_order(server):
+    """evaluate_batch is batchable: concurrent requests share one pipeline call yet get only their own verdicts."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def send(k: int) -> tuple[list[str], list[str]]:
+        ids = [f"c{k}-{i}" for i in range(1 + k % 5)]
+        batch = [post(pid, views=1000 * (i + 1) * (k + 1)) for i, pid in enumerate(ids)]
+        with httpx.Client(base_url=server, headers=AUTH, timeout=60) as c:
+            r = c.post("/evaluate_batch", json={"posts": batch})
+        assert r.status_code == 200, r.text
+        got = r.json()
+        assert [v["checks"]["min_views"]["detail"].split()[0] for v in got] == [str(p["views"]) for p in batch]
+        return ids, [v["post_id"] for v in got]
+
+    with ThreadPoolExecutor(12) as pool:
+        for sent, received in pool.map(send, range(24)):
+            assert received == sent
