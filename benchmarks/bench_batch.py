@@ -119,7 +119,8 @@ def main() -> None:
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     record["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                         "processor": platform.processor() or platform.machine()}
+                         "processor": platform.processor() or platform.machine(),
+                         "load_average_1m_at_end": round(os.getloadavg()[0], 2)}  # others' work skews a 2-core box
     from service.pipeline import Pipeline
 
     record["versions"] = Pipeline.load().versions.model_dump()
