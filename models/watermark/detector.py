@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from safetensors.torch import load_file, save_file
 
 from .config import WatermarkConfig
 from .net import WatermarkNet
+from .ocr import TextVerifier
 
 __all__ = ["FrameScore", "MediaScore", "WatermarkDetector", "load", "save"]
 
@@ -22,6 +24,17 @@ MAX_EVIDENCE = 3
 # below this the media item reports platform "none" and no evidence; well under any sensible
 # review threshold, so a post in the review band always carries what to look at
 MIN_EVIDENCE_PROB = 0.2
+# OCR cascade (models/watermark/ocr.py): frames whose P(any mark) reaches PROPOSE_PROB are read,
+# strongest first, at most MAX_OCR_CALLS OCR passes per media item
+PROPOSE_PROB = 0.1
+MAX_OCR_CALLS = 3
+OCR_BUDGET_S = 1.0  # no further frame is read once OCR has taken this long for one media item
+# Calibration of the cascade (held-out frames, card.md). P(mark | OCR read a platform's name):
+# every held-out read was right (card.md). P(mark | proposed, no name read) = UNREAD_SCALE[platform]
+# x CNN probability: OCR reads most TikTok marks at 256 px, so a miss is evidence against a TikTok
+# mark; it reads few YouTube marks, so a miss leaves the CNN's YouTube probability as it was.
+CONFIRMED_PROB = 0.99
+UNREAD_SCALE = {"tiktok": 0.5, "youtube": 1.0}
 
 
 @dataclass(frozen=True)
@@ -45,9 +58,11 @@ class WatermarkDetector:
         net: a `WatermarkNet` in eval mode.
         num_threads: torch intra-op threads used while scoring (the service caps CPU use).
         batch_size: frames per forward pass.
+        verifier: OCR that confirms proposed marks (`score_media` cascade); None = CNN only.
     """
 
-    def __init__(self, net: WatermarkNet, *, num_threads: int = 1, batch_size: int = 16) -> None:
+    def __init__(self, net: WatermarkNet, *, num_threads: int = 1, batch_size: int = 16,
+                 verifier: TextVerifier | None = None) -> None:
         # channels-last lets oneDNN run the depthwise convolutions 2-3x faster on CPU, and an
         # (N, H, W, 3) uint8 batch already has that layout
         self.net = net.eval().to(memory_format=torch.channels_last)
@@ -57,6 +72,7 @@ class WatermarkDetector:
         self.input_size = self.config.input_size
         self.num_threads = num_threads
         self.batch_size = batch_size
+        self.verifier = verifier  # None: CNN scores only (no OCR cascade)
 
     def _check_frames(self, frames: np.ndarray) -> None:
         if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
@@ -111,6 +127,20 @@ class WatermarkDetector:
             out.append(FrameScore({name: round(float(v), 6) for name, v in zip(self.classes, p)}, self.classes[k], box))
         return out
 
+    def verify_frame(self, frame: np.ndarray) -> str | None:
+        """OCR check of one proposed frame: the platform whose name is read in it, or None.
+
+        The whole frame is read (one OCR pass): at 256x256 it costs about what a crop around
+        the CNN box costs once upscaled for the text detector, and it also covers end cards
+        and boxes the CNN placed badly.
+        """
+        assert self.verifier is not None
+        return self.verifier.platform_in(frame)
+
+    def calibrate(self, cnn_prob: float, confirmed: str | None, platform: str) -> float:
+        """Cascade probability from the CNN probability for `platform` and the OCR outcome of a proposed item."""
+        return CONFIRMED_PROB if confirmed else UNREAD_SCALE.get(platform, 1.0) * cnn_prob
+
     def score_media(self, sampled: Any) -> MediaScore:
         """Decide for one media item from its sampled frames (`service.frames.SampledFrames`).
 
@@ -118,6 +148,12 @@ class WatermarkDetector:
         second-highest frame probability, so one odd frame cannot flag a video while a
         mark present in two sampled frames (corner mark, or the end card that fills the
         tail) does. Images and very short clips use the single best frame.
+
+        With a verifier (OCR cascade), frames whose P(any mark) >= PROPOSE_PROB are read,
+        strongest first, within MAX_OCR_CALLS passes and OCR_BUDGET_S seconds: a platform's
+        name read in one of them confirms the mark (probability CONFIRMED_PROB, whatever the
+        temporal rule gave); no name read rescales the CNN probability (`calibrate`: halved
+        for TikTok, whose name OCR almost always reads, unchanged for YouTube).
         """
         frames, times = sampled.frames, np.asarray(sampled.times_s, dtype=float)
         probs, cells = self.predict_arrays(frames)
@@ -129,6 +165,23 @@ class WatermarkDetector:
             p = float(col[1] if len(col) >= 3 else col[0])
             if p > best_p:
                 best_p, best_k = p, k
+        if self.verifier is not None:
+            any_mark = 1.0 - probs[:, 0]
+            confirmed, hit, calls, t0 = None, -1, 0, time.perf_counter()
+            for i in np.argsort(-any_mark, kind="stable"):
+                if any_mark[i] < PROPOSE_PROB or calls >= MAX_OCR_CALLS or time.perf_counter() - t0 > OCR_BUDGET_S:
+                    break
+                found = self.verify_frame(frames[i])
+                calls += 1
+                if found:
+                    confirmed, hit = found, int(i)
+                    break
+            if confirmed:
+                box = list(self._box(cells[hit, 1 + int(probs[hit, 1:].argmax())]))  # where the CNN saw the mark
+                evidence = [{"platform": confirmed, "time_s": round(float(times[hit]), 3), "box": box, "score": CONFIRMED_PROB}]
+                return MediaScore(CONFIRMED_PROB, confirmed, tuple(evidence))
+            if calls:  # proposed but the platform's name was not read anywhere
+                best_p = self.calibrate(best_p, None, self.classes[best_k])
         if best_p < MIN_EVIDENCE_PROB:
             return MediaScore(round(best_p, 6), "none", ())
         evidence = []
@@ -148,8 +201,11 @@ def save(net: WatermarkNet, path: Path) -> None:
     net.config.to_json(path / CONFIG_FILE)
 
 
-def load(path: Path | str | None = None, *, num_threads: int = 1) -> WatermarkDetector:
+def load(path: Path | str | None = None, *, num_threads: int = 1, ocr: bool = True) -> WatermarkDetector:
     """Load a detector from an artifact folder (default: the shipped one).
+
+    `ocr=True` attaches the OCR cascade (rapidocr-onnxruntime, models inside the wheel);
+    it raises ImportError naming the package when that is not installed (`ocr=False`: CNN only).
 
     Raises FileNotFoundError naming the missing file; run `make train-watermark` to build it.
     """
@@ -159,4 +215,10 @@ def load(path: Path | str | None = None, *, num_threads: int = 1) -> WatermarkDe
             raise FileNotFoundError(f"watermark artifact: {name} not found in {path.name}/; run `make train-watermark`")
     net = WatermarkNet(WatermarkConfig.from_json(path / CONFIG_FILE))
     net.load_state_dict(load_file(str(path / WEIGHTS_FILE)))
-    return WatermarkDetector(net, num_threads=num_threads)
+    verifier = None
+    if ocr:
+        if not TextVerifier.available():
+            raise ImportError("watermark OCR cascade: rapidocr-onnxruntime is not installed; "
+                              "`pip install rapidocr-onnxruntime` or load(..., ocr=False) for CNN scores only")
+        verifier = TextVerifier(num_threads=num_threads)
+    return WatermarkDetector(net, num_threads=num_threads, verifier=verifier)
