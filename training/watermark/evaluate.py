@@ -11,7 +11,6 @@ the held-out real TikTok videos re-assembled from their frames, and rendered cli
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ from models.watermark import WatermarkDetector, load
 from models.watermark import detector as W
 from models.watermark.detector import ARTIFACT_DIR
 from service.frames import sample_frames
+from training.configurator import git_commit
 
 from . import data as D
 from . import render as R
@@ -291,11 +291,6 @@ benchmarks/results/watermark.json. The OCR engine loads on first use (about 0.3 
 - Failures (first ones) are listed in metrics.json (false_positives, false_negatives).
 """
     path.write_text(text)
-
-
-def git_commit() -> str:
-    run = lambda *a: subprocess.run(["git", *a], capture_output=True, text=True).stdout.strip()  # noqa: E731
-    return run("rev-parse", "--short", "HEAD") + ("+uncommitted" if run("status", "--porcelain", "models", "training") else "")
 
 
 def frame_metrics(any_mark: np.ndarray, p_yt: np.ndarray, y: np.ndarray, tmeta: list) -> dict:

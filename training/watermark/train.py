@@ -24,6 +24,8 @@ from models.watermark.config import WatermarkConfig
 from models.watermark.detector import ARTIFACT_DIR, save
 from models.watermark.net import WatermarkNet
 
+from training.configurator import apply_overrides
+
 from . import data as D
 
 # -----------------------------------------------------------------------------
@@ -47,24 +49,6 @@ mosaic_prob = 0.0  # a negative is spliced with another negative (more backgroun
 threads = 1  # the training machine is shared: one intra-op thread
 version = "watermark-2026-11"
 # -----------------------------------------------------------------------------
-CONFIG_KEYS = [k for k, v in dict(globals()).items() if not k.startswith("_") and isinstance(v, (int, float, str))]
-
-
-def apply_overrides(argv: list[str]) -> None:
-    """`--key=value` overrides; the value must parse as the default's type, unknown keys are rejected."""
-    for arg in argv:
-        if not arg.startswith("--") or "=" not in arg:
-            raise SystemExit(f"argument {arg!r}: expected --key=value")
-        key, value = arg[2:].split("=", 1)
-        if key not in CONFIG_KEYS:
-            raise SystemExit(f"--{key}: unknown key; known keys: {', '.join(CONFIG_KEYS)}")
-        default = globals()[key]
-        try:
-            globals()[key] = type(default)(value)
-        except ValueError:
-            raise SystemExit(f"--{key}: expected {type(default).__name__}, got {value!r}") from None
-
-
 def cell_targets(boxes: np.ndarray, labels: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """Per-cell class targets (N, gh, gw): the mark's class where a box covers >= 25 % of a cell,
     ignore (-1) at the box's fringe and on boxless positives (end cards), "none" elsewhere."""
@@ -154,8 +138,8 @@ def load_or_build(log) -> tuple[dict, dict]:
 
 
 def main() -> None:
-    apply_overrides(sys.argv[1:])
-    print("config: " + json.dumps({k: globals()[k] for k in CONFIG_KEYS}), flush=True)
+    run_config = apply_overrides(globals(), sys.argv[1:])
+    print("config: " + json.dumps(run_config), flush=True)
     t_start = time.perf_counter()
     log = lambda msg: print(f"[{time.perf_counter() - t_start:7.1f}s] {msg}", flush=True)  # noqa: E731
     torch.manual_seed(seed)
@@ -231,7 +215,7 @@ def main() -> None:
     # artifact: weights + config; the curve goes to evaluate.py via the cache dir
     save(net.eval(), Path(out_dir))
     Path(cache_dir, "history.json").write_text(json.dumps({"history": history, "train_seconds": time.perf_counter() - t_start,
-                                                            "config": {k: globals()[k] for k in CONFIG_KEYS}}))
+                                                            "config": run_config}))
     log(f"saved {out_dir}; run `python -m training.watermark.evaluate` for held-out metrics")
 
 
