@@ -81,17 +81,17 @@ class WatermarkSignal:
             try:
                 sampled = self._sample_frames(path, item.type)
             except self._media_error as exc:
-                unreadable.append(f"media[{index}]: {exc.message}")
+                unreadable.append({"media": index, "error": exc.message})
                 continue
             score = self.detector.score_media(sampled)
             best = max(best, score.probability)
             if score.platform != "none":
                 evidence.extend({"media": index, **ev} for ev in score.evidence)
         if unreadable and len(unreadable) == len(paths):
-            return CheckSignal(skipped="; ".join(unreadable), blocking=True)
-        if unreadable:
-            evidence.extend({"media": r.split(":")[0], "error": r} for r in unreadable)
-        return CheckSignal(score=best, evidence=tuple(evidence))
+            # Nothing could be looked at: the check could not run, so the policy holds the post for review.
+            return CheckSignal(skipped="; ".join(f"media[{u['media']}]: {u['error']}" for u in unreadable), blocking=True)
+        partly = "; ".join(f"media[{u['media']}] could not be read: {u['error']}" for u in unreadable) or None
+        return CheckSignal(score=best, evidence=tuple(evidence + unreadable), skipped=partly, blocking=bool(unreadable))
 
     def score_posts(self, posts: Sequence[Post], media_paths) -> list[dict[str, CheckSignal]]:
         return [{"no_platform_watermark": self._score_post(p, paths)} for p, paths in zip(posts, media_paths)]

@@ -151,6 +151,8 @@ class Pipeline:
             detail = f"score {sig.score:.2f} >= fail_at {band.fail_at}"
         elif status == "review":
             detail = f"score {sig.score:.2f} >= review_at {band.review_at}"
+        elif sig.blocking:  # the model saw only part of the input: what it missed could hide a violation
+            status, detail = "review", f"score {sig.score:.2f}, but {sig.skipped or 'part of the input could not be read'}"
         return _Outcome(Check(status=status, score=round(sig.score, 4), detail=detail, evidence=list(sig.evidence)))
 
     def _score_batch(

@@ -31,8 +31,9 @@ class CheckSignal:
               None when the model could not look.
     evidence: what fired (text spans, media index/time/box, view-curve feature).
     skipped:  why the model could not look, in words ("no view history").
-    blocking: the check should have run but could not (unreadable media, model
-              failure): the policy sends such a post to review instead of passing it.
+    blocking: the check should have run but could not, wholly (score None) or in
+              part (a score from the media that could be read): unless the score
+              already fails, the policy sends such a post to review, never passes it.
     """
 
     score: float | None = None

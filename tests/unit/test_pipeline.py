@@ -51,6 +51,14 @@ def test_score_bands(tmp_path, score, status):
     assert (out.check.detail is None) == (status == "pass")
 
 
+def test_partial_look_goes_to_review_unless_it_already_fails(pipeline):
+    partial = CheckSignal(score=0.01, skipped="media[1] could not be read: truncated", blocking=True)
+    out = pipeline._check_from_signal("no_platform_watermark", partial)
+    assert out.check.status.value == "review" and "media[1] could not be read" in out.check.detail
+    sure = CheckSignal(score=0.99, skipped="media[1] could not be read: truncated", blocking=True)
+    assert pipeline._check_from_signal("no_platform_watermark", sure).check.status.value == "fail"
+
+
 def test_skipped_signal_blocks_only_when_required_or_asked(pipeline):
     assert pipeline._check_from_signal("organic_views", CheckSignal(skipped="unreadable", blocking=True)).blocking
     assert not pipeline._check_from_signal("organic_views", CheckSignal(skipped="no view history")).blocking
@@ -152,3 +160,22 @@ def test_no_media_root_configured():
     (verdict,) = Pipeline(POLICY, {}, MediaRoot(None)).evaluate([with_media("a.mp4")])
     assert verdict.error.code == "media_not_found"
     assert "BONUSCHECK_MEDIA_ROOT" in verdict.error.message
+
+
+def test_unreadable_media_never_passes_with_the_shipped_watermark_model(tmp_path):
+    """Real files through the real sampler and detector: an unreadable item holds the post for review."""
+    import cv2
+    import numpy as np
+
+    gradient = np.tile(np.linspace(0, 255, 320, dtype=np.uint8)[None, :, None], (240, 1, 3))
+    cv2.imwrite(str(tmp_path / "ok.png"), gradient)
+    (tmp_path / "fake.jpg").write_text("this is not an image")
+    pipeline = Pipeline.load(only_models=["watermark"], media_root=tmp_path)
+    both = dict(GOOD, media=[{"type": "image", "path": "ok.png"}, {"type": "image", "path": "fake.jpg"}])
+    only_bad = dict(GOOD, post_id="p2", media=[{"type": "image", "path": "fake.jpg"}])
+    v_both, v_bad = pipeline.evaluate([both, only_bad])
+    assert v_both.decision.value != "eligible"
+    assert any(ev.get("media") == 1 and "error" in ev for ev in v_both.checks["no_platform_watermark"].evidence)
+    check = v_bad.checks["no_platform_watermark"]
+    assert check.status is CheckStatus.skipped and check.detail.startswith("media[0]: ")
+    assert v_bad.decision.value == "needs_review"
