@@ -28,10 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 n_posts = 20_000  # posts for the local comparison
 n_spark = 100_000  # posts for Spark vs local (0 skips Spark)
 n_memory = 1_000_000  # posts for the memory run (0 skips it)
+n_video_posts = 40  # posts that each carry a 30 s 720x1280 H.264 video (0 skips it)
 workers = os.cpu_count() or 1
 batch_size = 256
 warmup_posts = 500  # scored first and not timed: model loading, caches
 seed = 0
+results_name = "batch"  # record written to benchmarks/results/<results_name>.json
 # ---------------------------------------------------------------------------
 for arg in sys.argv[1:]:
     key, _, value = arg.removeprefix("--").partition("=")
@@ -112,6 +114,18 @@ def main() -> None:
         t_spark = time.perf_counter() - start
         record["spark"] = {"posts": n_spark, "local_s": round(t_local, 2), "spark_s": round(t_spark, 2), "spark_over_local": round(t_spark / t_local, 2)}
 
+    if n_video_posts:
+        from bench_watermark import make_video  # the same synthetic 30 s clip as the watermark benchmark
+
+        make_video(tmp / "clip.mp4", marked=False)
+        make_video(tmp / "marked.mp4", marked=True)
+        with open(tmp / "video_posts.jsonl", "w", encoding="utf-8") as f:
+            for i in range(n_video_posts):
+                post = dict(synthetic_post(rng, i), media=[{"type": "video", "path": ("clip.mp4", "marked.mp4")[i % 2]}])
+                f.write(json.dumps(post) + "\n")
+        t_video = timed_run(tmp / "video_posts.jsonl", tmp / "video_out.jsonl", workers)
+        record["video"] = {"posts": n_video_posts, "workers": workers, "videos_per_s": round(n_video_posts / t_video, 2)}
+
     if n_memory:
         big = tmp / "big.jsonl"
         write_jsonl(big, n_memory, rng)
@@ -125,13 +139,14 @@ def main() -> None:
 
     record["versions"] = Pipeline.load().versions.model_dump()
     record["commit"] = commit
-    out = Path(__file__).resolve().parent / "results" / "batch.json"
+    out = Path(__file__).resolve().parent / "results" / f"{results_name}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     spark = record.get("spark", {})
     print(f"batch: {record['local']['workers_posts_per_s']} posts/s with {workers} workers "
           f"(x{record['local']['speedup']} vs one process); spark/local {spark.get('spark_over_local', '-')}; "
-          f"peak RSS {record.get('memory', {}).get('rss_mb_peak', '-')} MB")
+          f"peak RSS {record.get('memory', {}).get('rss_mb_peak', '-')} MB; "
+          f"{record.get('video', {}).get('videos_per_s', '-')} videos/s")
 
 
 if __name__ == "__main__":

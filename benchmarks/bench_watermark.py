@@ -49,11 +49,15 @@ baseline_runs = 3  # full decodes timed for the baseline
 artifact = ""  # artifact folder; empty = the shipped one
 out = str(ROOT / "benchmarks" / "results" / "watermark.json")
 # -----------------------------------------------------------------------------
-for arg in sys.argv[1:]:
-    key, value = arg.removeprefix("--").split("=", 1)
-    if key not in globals() or key.startswith("_"):
-        raise SystemExit(f"--{key}: unknown key")
-    globals()[key] = type(globals()[key])(value)
+
+
+def apply_overrides(argv: list[str]) -> None:
+    """`--key=value` overrides of the defaults above (called by main, so importing this file is side-effect free)."""
+    for arg in argv:
+        key, value = arg.removeprefix("--").split("=", 1)
+        if key not in globals() or key.startswith("_"):
+            raise SystemExit(f"--{key}: unknown key")
+        globals()[key] = type(globals()[key])(value)
 
 
 def tiktok_layer(width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -137,6 +141,7 @@ def ms(xs: list[float]) -> dict:
 
 
 def main() -> None:
+    apply_overrides(sys.argv[1:])
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
     detector = load(artifact or None, num_threads=threads)
