@@ -35,11 +35,9 @@ warmup_posts = 500  # scored first and not timed: model loading, caches
 seed = 0
 results_name = "batch"  # record written to benchmarks/results/<results_name>.json
 # ---------------------------------------------------------------------------
-for arg in sys.argv[1:]:
-    key, _, value = arg.removeprefix("--").partition("=")
-    if key not in globals() or key.startswith("_"):
-        raise SystemExit(f"unknown option --{key}; see the defaults block at the top of this file")
-    globals()[key] = type(globals()[key])(value)
+from training.configurator import apply_overrides  # noqa: E402
+
+apply_overrides(globals(), sys.argv[1:])
 
 from service.batch import score_file  # noqa: E402
 

@@ -23,12 +23,10 @@ seed = 0  # synthetic data seed
 artifact = ""  # artifact folder; "" = the shipped models/text/artifact
 out = "benchmarks/results/text.json"
 # -----------------------------------------------------------------------------
-_keys = [k for k, v in dict(globals()).items() if not k.startswith("_") and isinstance(v, (int, str))]
-for _arg in sys.argv[1:]:
-    _k, _, _v = _arg.lstrip("-").partition("=")
-    if _k not in _keys:
-        raise SystemExit(f"--{_k}: unknown option; expected one of {_keys}")
-    globals()[_k] = type(globals()[_k])(_v)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from training.configurator import apply_overrides  # noqa: E402
+
+apply_overrides(globals(), sys.argv[1:])
 os.environ["OMP_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
 
 import json  # noqa: E402
@@ -40,7 +38,6 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from models.text import load  # noqa: E402
 from training.text.generate import generate  # noqa: E402
 

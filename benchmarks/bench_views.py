@@ -35,6 +35,8 @@ artifact = "models/views/artifact"
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from training.configurator import apply_overrides  # noqa: E402
+
 
 def synthetic_posts(n: int, points: int, rng: np.random.Generator) -> list[dict]:
     """Curves v(t) = V (1 - exp(-t/tau)) with noise; a tenth get a burst; 5 % miss each field."""
@@ -59,11 +61,7 @@ def synthetic_posts(n: int, points: int, rng: np.random.Generator) -> list[dict]
 
 
 def main() -> None:
-    for arg in sys.argv[1:]:
-        key, raw = arg.lstrip("-").split("=", 1)
-        if key not in globals() or not isinstance(globals()[key], (int, str)):
-            raise SystemExit(f"--{key}: unknown benchmark setting")
-        globals()[key] = type(globals()[key])(raw)
+    apply_overrides(globals(), sys.argv[1:])
     from threadpoolctl import threadpool_limits
 
     from models.views import load

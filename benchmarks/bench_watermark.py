@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from models.watermark import load  # noqa: E402
 from service.frames import sample_frames  # noqa: E402
+from training.configurator import apply_overrides  # noqa: E402
 
 # -----------------------------------------------------------------------------
 iterations = 20  # timed runs per measurement (median reported)
@@ -49,15 +50,6 @@ baseline_runs = 3  # full decodes timed for the baseline
 artifact = ""  # artifact folder; empty = the shipped one
 out = str(ROOT / "benchmarks" / "results" / "watermark.json")
 # -----------------------------------------------------------------------------
-
-
-def apply_overrides(argv: list[str]) -> None:
-    """`--key=value` overrides of the defaults above (called by main, so importing this file is side-effect free)."""
-    for arg in argv:
-        key, value = arg.removeprefix("--").split("=", 1)
-        if key not in globals() or key.startswith("_"):
-            raise SystemExit(f"--{key}: unknown key")
-        globals()[key] = type(globals()[key])(value)
 
 
 def tiktok_layer(width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -141,7 +133,7 @@ def ms(xs: list[float]) -> dict:
 
 
 def main() -> None:
-    apply_overrides(sys.argv[1:])
+    apply_overrides(globals(), sys.argv[1:])  # in main, so importing this file changes nothing
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
     detector = load(artifact or None, num_threads=threads)

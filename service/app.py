@@ -22,6 +22,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .http_guard import RequestGuard
 from .schemas import MAX_MEDIA_ITEMS, Post, Verdict
+from .signals import cap_model_threads
 
 MAX_BATCH = 1000
 
@@ -46,21 +47,10 @@ def field_error(field: str, message: str) -> ValidationError:
     )
 
 
-def cap_torch_threads() -> None:
-    """BentoML 1.4 leaves torch at one thread per core in every worker; share the cores instead."""
-    threads = int(os.environ.get("BONUSCHECK_TORCH_THREADS", "0")) or max(1, (os.cpu_count() or 1) // 2)
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    try:
-        import torch
-    except ImportError:
-        return
-    torch.set_num_threads(threads)
-
-
 @bentoml.service(name="bonuscheck", traffic={"timeout": 120}, workers=1)
 class BonusCheck:
     def __init__(self) -> None:
-        cap_torch_threads()
+        cap_model_threads(int(os.environ.get("BONUSCHECK_TORCH_THREADS", "0")) or max(1, (os.cpu_count() or 1) // 2))
         from .pipeline import Pipeline  # heavy model imports happen here, once per worker
 
         self.pipeline = Pipeline.load()

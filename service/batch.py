@@ -26,9 +26,10 @@ from typing import Any, Callable, Iterator
 
 from .batch_io import BadRow, InputError, detect_format, finish_output, open_reader
 from .pipeline import DEFAULT_MODELS_DIR, Pipeline
-from .policy import DEFAULT_POLICY_PATH
+from .policy import policy_file
+from .signals import cap_model_threads
 
-__all__ = ["InputError", "ScoreSummary", "load_worker_pipeline", "score_file", "score_rows"]
+__all__ = ["InputError", "ScoreSummary", "load_worker_pipeline", "score_file", "score_rows", "verdicts_for_rows"]
 
 CHECKPOINT_EVERY_S = 1.0
 
@@ -69,14 +70,14 @@ class ScoreSummary:
         return out
 
 
-def score_rows(pipeline: Pipeline, rows: list[tuple[int, Any]], label: str = "line") -> tuple[str, dict[str, Any]]:
-    """Score one chunk of (row_number, value) into verdict JSON lines plus their counts.
+def verdicts_for_rows(pipeline: Pipeline, rows: list[tuple[int, Any]], label: str = "line") -> list[tuple[dict[str, Any], str]]:
+    """One (verdict as a JSON-ready dict, the same as one JSON line) per (row_number, value), in order.
 
     An error verdict's message starts with "<label> <row_number>:" so the bad row can be found.
     """
     good = [value for _, value in rows if not isinstance(value, BadRow)]
     scored = iter(pipeline.evaluate(good))
-    summary, lines = ScoreSummary(), []
+    out = []
     for number, value in rows:
         if isinstance(value, BadRow):
             verdict = pipeline.error_verdict(value.post_id, value.code, value.message)
@@ -85,9 +86,17 @@ def score_rows(pipeline: Pipeline, rows: list[tuple[int, Any]], label: str = "li
         if verdict.error is not None:
             verdict.error.message = f"{label} {number}: {verdict.error.message}"
         data = verdict.model_dump(mode="json")
+        out.append((data, json.dumps(data, ensure_ascii=False, separators=(",", ":"))))
+    return out
+
+
+def score_rows(pipeline: Pipeline, rows: list[tuple[int, Any]], label: str = "line") -> tuple[str, dict[str, Any]]:
+    """Score one chunk into verdict JSON lines (one text to append) plus their counts."""
+    summary, text = ScoreSummary(), []
+    for data, line in verdicts_for_rows(pipeline, rows, label):
         summary.add(data)
-        lines.append(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
-    return "".join(line + "\n" for line in lines), summary.counts()
+        text.append(line + "\n")
+    return "".join(text), summary.counts()
 
 
 # -- worker processes: forked from a parent that loaded the pipeline once ----
@@ -95,14 +104,8 @@ _WORKER_PIPELINE: Pipeline | None = None
 
 
 def load_worker_pipeline(pipeline_args: dict[str, Any]) -> Pipeline:
-    """A pipeline for one process among many: one torch thread, since there is one process per core."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
+    """A pipeline for one process among many: one model thread, since there is one process per core."""
+    cap_model_threads(1)
     return Pipeline.load(**pipeline_args)
 
 
@@ -115,7 +118,7 @@ def _score_in_worker(rows: list[tuple[int, Any]], label: str) -> tuple[str, dict
 def _fingerprint(in_path: Path, in_fmt: str, out_fmt: str, pipeline_args: dict[str, Any]) -> str:
     """What must not change between a run and its resume: the input, the policy, the models."""
     stat = in_path.stat()
-    policy = Path(pipeline_args.get("policy_path") or os.environ.get("BONUSCHECK_POLICY") or DEFAULT_POLICY_PATH)
+    policy = policy_file(pipeline_args.get("policy_path"))
     models = Path(pipeline_args.get("models_dir") or DEFAULT_MODELS_DIR)
     artifacts = sorted((str(p.relative_to(models)), p.stat().st_size) for p in models.glob("*/artifact/*") if p.is_file())
     parts = [str(in_path.resolve()), stat.st_size, stat.st_mtime_ns, in_fmt, out_fmt, policy.read_bytes().hex(), artifacts,

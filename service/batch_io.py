@@ -163,9 +163,9 @@ def open_reader(path: Path, fmt: str) -> JsonlReader | ParquetReader:
     return JsonlReader(path) if fmt == "jsonl" else ParquetReader(path)
 
 
-def verdict_row(verdict_json: str) -> dict[str, Any]:
-    """One output row: the fields people filter on, plus the whole verdict as JSON."""
-    v = json.loads(verdict_json)
+def verdict_row(verdict_json: str, verdict: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One output row: the fields people filter on, plus the whole verdict as JSON (parsed only if not given)."""
+    v = verdict if verdict is not None else json.loads(verdict_json)
     error = v.get("error") or {}
     return {
         "post_id": v["post_id"],

@@ -37,6 +37,16 @@ def _fail(option: str, value: object, reason: str, status: ExitStatus = ExitStat
     raise typer.Exit(int(status))
 
 
+def _check_policy(policy: Optional[Path]) -> None:
+    """Fail fast on a bad policy, before any worker or Spark executor starts."""
+    from .policy import PolicyError, load_policy
+
+    try:
+        load_policy(policy)
+    except PolicyError as exc:
+        _fail("--policy", policy or "policy.yaml", str(exc))
+
+
 @app.command()
 def score(
     input: Path = typer.Argument(..., help="Posts to judge: JSONL (one JSON object per line) or Parquet."),
@@ -67,17 +77,13 @@ def score(
     from tqdm import tqdm
 
     from .batch import InputError, score_file
-    from .policy import PolicyError, load_policy
 
     if not output.parent.is_dir():
         _fail("--output", output, "its folder does not exist")
     root = media_root if media_root is not None else input.resolve().parent
     if not root.is_dir():
         _fail("--media-root", root, "folder does not exist")
-    try:
-        load_policy(policy)  # fail fast, before any worker starts
-    except PolicyError as exc:
-        _fail("--policy", policy or "policy.yaml", str(exc))
+    _check_policy(policy)
     args = {"policy_path": str(policy) if policy else None, "media_root": str(root.resolve())}
     bar = tqdm(total=0, unit_scale=True, desc="scoring", file=sys.stderr, disable=not progress)
 
@@ -116,13 +122,9 @@ def spark_score_command(
     post_id, decision, bonus_tier, error_code, error_message, verdict_json.
     """
     from .batch_io import InputError
-    from .policy import PolicyError, load_policy
     from .spark_job import spark_score
 
-    try:
-        load_policy(policy)
-    except PolicyError as exc:
-        _fail("--policy", policy or "policy.yaml", str(exc))
+    _check_policy(policy)
     try:
         n = spark_score(input, output, master=master, media_root=media_root, policy_path=str(policy) if policy else None)
     except InputError as exc:

@@ -62,10 +62,10 @@ class RequestGuard:
         self.max_json = max_json_bytes or int(os.environ.get("BONUSCHECK_MAX_JSON_BYTES", 1_000_000))
         self.max_upload = max_upload_bytes or int(os.environ.get("BONUSCHECK_MAX_UPLOAD_BYTES", 200_000_000))
 
-    def _authorized(self, scope: Scope) -> bool:
+    def _authorized(self, headers: dict[bytes, bytes]) -> bool:
         if not self.keys:
             return True
-        header = dict(scope.get("headers", [])).get(b"authorization", b"")
+        header = headers.get(b"authorization", b"")
         scheme, _, token = header.partition(b" ")
         ok = False
         for key in self.keys:  # compare against every key so timing does not reveal which matched
@@ -76,14 +76,15 @@ class RequestGuard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
-        if not path.startswith(OPEN_PATHS) and not self._authorized(scope):
+        headers = dict(scope.get("headers", []))
+        if not path.startswith(OPEN_PATHS) and not self._authorized(headers):
             return await _respond(
                 send, 401, {"error": "missing or invalid API key", "detail": [{"loc": ["header", "Authorization"], "msg": "expected 'Bearer <key>'", "type": "unauthorized"}]},
                 [(b"www-authenticate", b"Bearer")],
             )
         if scope.get("method") != "POST" or path not in API_PATHS:
             return await self.app(scope, receive, send)
-        content_type = dict(scope.get("headers", [])).get(b"content-type", b"application/json").split(b";")[0].strip()
+        content_type = headers.get(b"content-type", b"application/json").split(b";")[0].strip()
         is_multipart = content_type == b"multipart/form-data"
         limit = self.max_upload if is_multipart else self.max_json
         try:

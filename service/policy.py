@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from .schemas import CHECK_NAMES
 
-__all__ = ["MODEL_CHECKS", "CheckPolicy", "Policy", "PolicyError", "ViewThresholds", "load_policy"]
+__all__ = ["MODEL_CHECKS", "CheckPolicy", "Policy", "PolicyError", "ViewThresholds", "load_policy", "policy_file"]
 
 DEFAULT_POLICY_PATH = Path(__file__).resolve().parent.parent / "policy.yaml"
 MODEL_CHECKS: tuple[str, ...] = ("organic_views", "no_branded_content", "no_copyrighted_content", "no_platform_watermark")
@@ -91,9 +91,14 @@ class Policy(BaseModel):
         return "none"
 
 
+def policy_file(path: str | os.PathLike[str] | None = None) -> Path:
+    """Which policy file is meant: `path`, else $BONUSCHECK_POLICY, else the shipped policy.yaml."""
+    return Path(path or os.environ.get("BONUSCHECK_POLICY") or DEFAULT_POLICY_PATH)
+
+
 def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
     """Read and validate a policy file; raises PolicyError naming the file and the key at fault."""
-    path = Path(path or os.environ.get("BONUSCHECK_POLICY") or DEFAULT_POLICY_PATH)
+    path = policy_file(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 from .schemas import Post
 
-__all__ = ["CheckSignal", "PostError", "Signal", "SignalSpec", "SIGNAL_SPECS", "load_signals"]
+__all__ = ["CheckSignal", "PostError", "Signal", "SignalSpec", "SIGNAL_SPECS", "cap_model_threads", "load_signals"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,20 @@ SIGNAL_SPECS: tuple[SignalSpec, ...] = (
     SignalSpec("text", ("no_branded_content", "no_copyrighted_content"), "service.adapters:load_text_signal", _no_text),
     SignalSpec("watermark", ("no_platform_watermark",), "service.adapters:load_watermark_signal", _no_media),
 )
+
+
+def cap_model_threads(threads: int) -> None:
+    """Give the models' runtimes (OpenMP, torch) `threads` threads in this process.
+
+    BentoML 1.4 leaves torch at one thread per core in every worker, and batch
+    workers run one process per core: either way the cores must be shared.
+    """
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(threads)
 
 
 def load_signals(models_dir: Path, only: Sequence[str] | None = None) -> dict[str, Signal]:

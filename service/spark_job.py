@@ -44,7 +44,7 @@ def _executor_pipeline(pipeline_args: dict[str, Any]):
 def _score_batches(pipeline_args: dict[str, Any], batches: Iterator[Any]) -> Iterator[Any]:
     import pyarrow as pa
 
-    from service.batch import score_rows
+    from service.batch import verdicts_for_rows
     from service.batch_io import VERDICT_COLUMNS, row_to_post, verdict_row
 
     pipeline = _executor_pipeline(pipeline_args)
@@ -53,8 +53,7 @@ def _score_batches(pipeline_args: dict[str, Any], batches: Iterator[Any]) -> Ite
         for row in batch.to_pylist():
             number = row.pop(ROW_INDEX) + 1
             rows.append((number, row_to_post(row)))
-        text, _ = score_rows(pipeline, rows, "row")
-        out = [verdict_row(line) for line in text.splitlines()]
+        out = [verdict_row(line, data) for data, line in verdicts_for_rows(pipeline, rows, "row")]
         yield pa.RecordBatch.from_pylist(out, schema=pa.schema([(c, pa.string()) for c in VERDICT_COLUMNS]))
 
 
