@@ -64,7 +64,11 @@ class TextSignal:
 
 
 class WatermarkSignal:
-    """Scores every media item of a post; the post's score is its worst item."""
+    """Scores every media item of every post in the batch; a post's score is its worst item.
+
+    All items' frames go through the detector in one call, so when BentoML merges concurrent
+    requests into one batch, their frames share the CNN's forward passes.
+    """
 
     name = "watermark"
     checks = ("no_platform_watermark",)
@@ -75,26 +79,38 @@ class WatermarkSignal:
         self._sample_frames = sample_frames
         self._media_error = media_error
 
-    def _score_post(self, post: Post, paths: Sequence[Path]) -> CheckSignal:
-        best, evidence, unreadable = 0.0, [], []
+    def _sample(self, post: Post, paths: Sequence[Path]) -> list:
+        """One entry per media item: its SampledFrames, or {"media": i, "error": ...} when unreadable."""
+        out = []
         for index, (item, path) in enumerate(zip(post.media, paths)):
             try:
-                sampled = self._sample_frames(path, item.type)
+                out.append(self._sample_frames(path, item.type, size=self.detector.input_size))
             except self._media_error as exc:
-                unreadable.append({"media": index, "error": exc.message})
-                continue
-            score = self.detector.score_media(sampled)
+                out.append({"media": index, "error": exc.message})
+        return out
+
+    @staticmethod
+    def _post_signal(sampled: list, scores: dict[int, object]) -> CheckSignal:
+        best, evidence = 0.0, []
+        unreadable = [s for s in sampled if isinstance(s, dict)]
+        for index, score in scores.items():
             best = max(best, score.probability)
             if score.platform != "none":
                 evidence.extend({"media": index, **ev} for ev in score.evidence)
-        if unreadable and len(unreadable) == len(paths):
+        if unreadable and len(unreadable) == len(sampled):
             # Nothing could be looked at: the check could not run, so the policy holds the post for review.
             return CheckSignal(skipped="; ".join(f"media[{u['media']}]: {u['error']}" for u in unreadable), blocking=True)
         partly = "; ".join(f"media[{u['media']}] could not be read: {u['error']}" for u in unreadable) or None
         return CheckSignal(score=best, evidence=tuple(evidence + unreadable), skipped=partly, blocking=bool(unreadable))
 
     def score_posts(self, posts: Sequence[Post], media_paths) -> list[dict[str, CheckSignal]]:
-        return [{"no_platform_watermark": self._score_post(p, paths)} for p, paths in zip(posts, media_paths)]
+        sampled = [self._sample(p, paths) for p, paths in zip(posts, media_paths)]
+        readable = [(n, i) for n, items in enumerate(sampled) for i, s in enumerate(items) if not isinstance(s, dict)]
+        media_scores = self.detector.score_media_batch([sampled[n][i] for n, i in readable])
+        per_post: list[dict[int, object]] = [{} for _ in posts]
+        for (n, i), score in zip(readable, media_scores):
+            per_post[n][i] = score
+        return [{"no_platform_watermark": self._post_signal(items, scores)} for items, scores in zip(sampled, per_post)]
 
 
 def load_views_signal(models_dir: Path) -> ViewsSignal:

@@ -11,8 +11,9 @@ code and a one-sentence message (no server paths); nothing decodes without a cap
 
 Videos are not decoded end to end: for a handful of target times (spread over the clip
 plus its last seconds, where TikTok's end card sits) the keyframe at or before each one
-is found by a seek and decoded on its own, which costs one frame decode per target and
-no B-frame delay. An appended end card starts a new segment and so a keyframe; a clip
+is found by a seek, and the keyframes are then decoded together by a frame-threaded
+decoder (each stands alone, so they decode in parallel): one frame decode per target, no
+B-frame delay. An appended end card starts a new segment and so a keyframe; a clip
 with sparse keyframes yields fewer, never more, decoded frames. Clips short enough to
 decode whole within the frame cap are read once in order instead. Frames are scaled straight to
 the detector's input size by swscale (area filter) while converting to RGB.
@@ -41,6 +42,7 @@ MAX_VIDEO_PIXELS = 4096 * 2304  # coded width x height (4K UHD and a little more
 MAX_IMAGE_PIXELS = 60_000_000  # declared in the header, checked before decoding
 MAX_IMAGE_BYTES = 64 * 2**20
 MAX_VIDEO_BYTES = 4 * 2**30
+ORIGINAL_MAX_SIDE = 1280  # long side of the near-source copy kept per frame for reading small text
 
 
 class MediaError(Exception):
@@ -52,11 +54,47 @@ class MediaError(Exception):
         self.message = message
 
 
+def _fit(w: int, h: int, max_side: int) -> tuple[int, int]:
+    """(w, h) scaled down to fit `max_side` on the long side, kept even for yuv420p."""
+    scale = min(1.0, max_side / max(w, h))
+    return max(2, round(w * scale) // 2 * 2), max(2, round(h * scale) // 2 * 2)
+
+
+class _VideoSource:
+    """A decoded video frame kept as YUV (a quarter the memory of RGB), converted when read."""
+
+    def __init__(self, frame) -> None:
+        if max(frame.width, frame.height) > ORIGINAL_MAX_SIDE:  # bound what a 4K clip keeps in memory
+            w, h = _fit(frame.width, frame.height, ORIGINAL_MAX_SIDE)
+            frame = frame.reformat(width=w, height=h, format="yuv420p", interpolation="AREA")
+        self.frame = frame
+
+    def rgb(self) -> np.ndarray:
+        return self.frame.to_ndarray(format="rgb24")
+
+
+class _ImageSource:
+    """An image file already checked by `sample_frames`, decoded again at higher resolution when read."""
+
+    def __init__(self, path: Path, fmt: str, w: int, h: int) -> None:
+        self.path, self.fmt, self.w, self.h = path, fmt, w, h
+
+    def rgb(self) -> np.ndarray:
+        tw, th = _fit(self.w, self.h, ORIGINAL_MAX_SIDE)
+        return _decode_image(self.path, self.fmt, self.w, self.h, (th, tw))
+
+
 @dataclass(frozen=True)
 class SampledFrames:
     frames: np.ndarray  # (N, H, W, 3) uint8 RGB at the requested size
     times_s: np.ndarray  # (N,) float seconds from the start; 0.0 for images
     duration_s: float  # 0.0 for images
+    sources: tuple = ()  # per frame, what `original` reads; empty when nothing was kept
+
+    def original(self, i: int) -> np.ndarray:
+        """Frame i near source resolution (long side <= ORIGINAL_MAX_SIDE), RGB uint8: small text
+        (a 40-pixel-wide mark) is legible there and not in `frames`. Converted on each call."""
+        return self.sources[i].rgb() if self.sources else self.frames[i]
 
 
 def _sniff(head: bytes) -> tuple[str, str] | None:
@@ -152,8 +190,15 @@ def _sample_image(path: Path, fmt: str, head: bytes, size: tuple[int, int], max_
         raise MediaError("unreadable_media", f"the {fmt.upper()} header declares an empty image ({w}x{h})")
     if w * h > max_pixels:
         raise MediaError("media_too_large", f"the image is {w}x{h} pixels, over the limit of {max_pixels} pixels")
+    rgb = _decode_image(path, fmt, w, h, size)
+    return SampledFrames(rgb[None], np.zeros(1), 0.0, (_ImageSource(path, fmt, w, h),))
+
+
+def _decode_image(path: Path, fmt: str, w: int, h: int, size: tuple[int, int]) -> np.ndarray:
+    """The image resized to `size` (height, width) as RGB; JPEGs decode at 1/2, 1/4 or 1/8 scale
+    when that still covers `size` (libjpeg scales while decoding: far cheaper than a full decode)."""
     flag = cv2.IMREAD_COLOR
-    if fmt == "jpeg":  # libjpeg scales by 1/2, 1/4, 1/8 while decoding: far cheaper than a full decode
+    if fmt == "jpeg":
         for factor, reduced in ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2)):
             if w // factor >= size[1] and h // factor >= size[0]:
                 flag = reduced
@@ -161,8 +206,7 @@ def _sample_image(path: Path, fmt: str, head: bytes, size: tuple[int, int], max_
     img = cv2.imdecode(np.fromfile(str(path), dtype=np.uint8), flag)
     if img is None or img.ndim != 3 or img.shape[0] == 0:
         raise MediaError("unreadable_media", f"the {fmt.upper()} image data is corrupt or truncated")
-    rgb = cv2.cvtColor(cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-    return SampledFrames(rgb[None], np.zeros(1), 0.0)
+    return cv2.cvtColor(cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
 
 
 def _target_times(duration: float, n: int) -> list[float]:
@@ -197,23 +241,30 @@ class _VideoReader:
     def rgb(self, frame) -> np.ndarray:
         return frame.reformat(width=self.size[1], height=self.size[0], format="rgb24", interpolation="AREA").to_ndarray()
 
-    def keyframe_at(self, target: float, known: set[float]) -> tuple[float, object] | None:
-        """The keyframe at or before `target`, decoded on its own (no B-frame delay, no neighbours)."""
+    def keyframe_packet(self, target: float) -> object | None:
+        """The keyframe packet at or before `target` (found by one seek; nothing decoded yet)."""
         self.container.seek(int((self.start + target) / self.tb), stream=self.stream, backward=True, any_frame=False)
         for i, packet in enumerate(self.container.demux(self.stream)):
             if i >= MAX_FORWARD_PACKETS or packet.size == 0:
                 return None
-            if not packet.is_keyframe:
-                continue
-            t = self._time(packet.pts)
-            if t in known:
-                return None  # long GOP: this keyframe is already sampled
-            cc = self.stream.codec_context
-            self._count()
-            frames = cc.decode(packet) + cc.decode(None)  # draining hands the frame out at once
-            cc.flush_buffers()
-            return (t, frames[0]) if frames else None
+            if packet.is_keyframe:
+                return packet
         return None
+
+    def decode_keyframes(self, packets: list) -> list[tuple[float, object]]:
+        """Decode keyframe packets as one stream: each stands alone, so a frame-threaded decoder
+        works on several at once (one keyframe alone cannot be split across threads)."""
+        cc = self.stream.codec_context
+        cc.flush_buffers()
+        out: list[tuple[float, object]] = []
+        for packet in packets + [None]:  # None drains the frames still in the threads
+            if packet is not None:
+                self._count()
+            try:
+                out.extend((self._time(f.pts), f) for f in cc.decode(packet))
+            except av.FFmpegError:
+                continue  # a damaged keyframe: the others may still decode
+        return out
 
     def forward_from(self, target: float, budget: int, seek: bool = True) -> list[tuple[float, object]]:
         """Decode from the keyframe before `target` (or the start) up to `budget` frames, stopping at `target`."""
@@ -235,13 +286,16 @@ class _VideoReader:
 
 def _sample_video(path: Path, fmt: str, size: tuple[int, int], max_frames: int, deadline: float,
                   max_decoded: int, max_pixels: int, threads: int) -> SampledFrames:
-    with av.open(str(path), format=fmt, metadata_errors="ignore") as container:
+    # skip_frame=all for the probe only: avformat_find_stream_info would otherwise decode the first
+    # frame (a whole 720x1280 keyframe) just to learn what the container header already says
+    with av.open(str(path), format=fmt, metadata_errors="ignore", stream_options=[{"skip_frame": "all"}]) as container:
         if not container.streams.video:
             kinds = sorted({s.type for s in container.streams})
             raise MediaError("unsupported_media", f"the file has no video stream (streams: {', '.join(kinds) or 'none'})")
         stream = container.streams.video[0]
         cc = stream.codec_context
         cc.thread_count = threads
+        cc.thread_type = "FRAME"  # keyframes are decoded as a batch (decode_keyframes)
         cc.options = {"skip_loop_filter": "all"}  # deblocking is invisible after downscaling; ~30 % of decode time
         w, h = cc.width, cc.height
         if w <= 0 or h <= 0:
@@ -256,35 +310,37 @@ def _sample_video(path: Path, fmt: str, size: tuple[int, int], max_frames: int, 
         else:
             duration = 0.0
         fps = float(stream.average_rate) if stream.average_rate else 30.0
-        picked: dict[float, np.ndarray] = {}
+        picked: dict[float, object] = {}  # time -> decoded frame
         if duration * fps <= max_decoded:
             # short (or unknown-length) clip: one pass from the start, keep frames nearest the targets
             run = reader.forward_from(duration, max_decoded, seek=False)
             targets = _target_times(duration, max_frames) if duration > 0 else []
             chosen = {min(range(len(run)), key=lambda i: abs(run[i][0] - t)) for t in targets} or set(range(min(len(run), max_frames)))
-            picked = {run[i][0]: reader.rgb(run[i][1]) for i in sorted(chosen)}
+            picked = {run[i][0]: run[i][1] for i in sorted(chosen)}
         else:
-            # long clip: the keyframe before each target, each decoded alone
+            # long clip: the keyframe before each target, found by seeks, then decoded together
+            packets: dict[float, object] = {}
             for target in _target_times(duration, max_frames):
-                if reader.decoded >= max_decoded:
+                if len(packets) >= max_decoded:
                     break
                 try:
-                    hit = reader.keyframe_at(target, set(picked))
+                    packet = reader.keyframe_packet(target)
                 except av.FFmpegError:
                     continue  # a damaged stretch: the other targets may still decode
-                if hit is not None:
-                    picked[hit[0]] = reader.rgb(hit[1])
+                if packet is not None:
+                    packets.setdefault(reader._time(packet.pts), packet)  # long GOP: one keyframe, several targets
+            picked = dict(reader.decode_keyframes(list(packets.values())))
         if not picked:
             raise MediaError("unreadable_media", "no video frame could be decoded (corrupt or truncated stream)")
         times = sorted(picked)
-        return SampledFrames(np.stack([picked[t] for t in times]), np.asarray(times, dtype=np.float64),
-                             round(max(duration, times[-1]), 4))
+        return SampledFrames(np.stack([reader.rgb(picked[t]) for t in times]), np.asarray(times, dtype=np.float64),
+                             round(max(duration, times[-1]), 4), tuple(_VideoSource(picked[t]) for t in times))
 
 
 def sample_frames(path: Path, kind: str, *, max_frames: int = MAX_FRAMES, time_budget_s: float = TIME_BUDGET_S,
                   size: tuple[int, int] = DEFAULT_SIZE, max_decoded_frames: int = MAX_DECODED_FRAMES,
                   max_video_pixels: int = MAX_VIDEO_PIXELS, max_image_pixels: int = MAX_IMAGE_PIXELS,
-                  threads: int = 1) -> SampledFrames:
+                  threads: int = 2) -> SampledFrames:
     """Decode a few frames of one media item, resized to `size` (height, width).
 
     Args:
@@ -293,7 +349,7 @@ def sample_frames(path: Path, kind: str, *, max_frames: int = MAX_FRAMES, time_b
         max_frames: frames returned for a video (spread over the clip plus its last seconds).
         time_budget_s: wall-clock budget; exceeding it raises `media_timeout`.
         max_decoded_frames: frames decoded per video at most, however long it is.
-        threads: decoder threads.
+        threads: decoder threads (frame threading: the sampled keyframes decode in parallel).
     Raises:
         MediaError: unreadable_media, media_too_large, media_timeout or unsupported_media.
     """

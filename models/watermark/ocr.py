@@ -92,8 +92,9 @@ class TextVerifier:
                                     use_cls=False, print_verbose=False)  # marks are upright: no angle classifier
         return self._engine
 
-    def read(self, image: np.ndarray) -> list[str]:
-        """Text lines in an RGB uint8 image (tiny images are upscaled, large ones downscaled first)."""
+    def read(self, image: np.ndarray, det_side: int = DET_SIDE) -> list[str]:
+        """Text lines in an RGB uint8 image (tiny images are upscaled, large ones downscaled first);
+        `det_side`: the text detector's input short side in pixels (cost grows with its square)."""
         h, w = image.shape[:2]
         if h < 8 or w < 8:
             return []
@@ -103,15 +104,17 @@ class TextVerifier:
             interp = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
             image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=interp)
         self.calls += 1
-        result, _ = self._get()(np.ascontiguousarray(image[..., ::-1]))  # RapidOCR expects BGR like cv2
+        engine = self._get()
+        engine.text_det.limit_side_len = det_side  # read per call by rapidocr's text detector
+        result, _ = engine(np.ascontiguousarray(image[..., ::-1]))  # RapidOCR expects BGR like cv2
         return [str(text) for _, text, score in (result or []) if float(score) >= self.min_text_score]
 
     def platform_in(self, image: np.ndarray, box: tuple[float, float, float, float] | None = None,
-                    expand: float = 3.0) -> str | None:
+                    expand: float = 3.0, det_side: int = DET_SIDE) -> str | None:
         """Platform named in `image`, or in the region `box` (relative x, y, w, h) grown `expand` times."""
         if box is not None:
             image = crop(image, box, expand)
-        return match_platform(self.read(image))
+        return match_platform(self.read(image, det_side))
 
 
 def crop(image: np.ndarray, box: tuple[float, float, float, float], expand: float = 3.0,

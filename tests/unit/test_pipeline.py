@@ -179,3 +179,39 @@ def test_unreadable_media_never_passes_with_the_shipped_watermark_model(tmp_path
     check = v_bad.checks["no_platform_watermark"]
     assert check.status is CheckStatus.skipped and check.detail.startswith("media[0]: ")
     assert v_bad.decision.value == "needs_review"
+
+
+def test_watermark_batch_equals_posts_scored_alone(tmp_path):
+    """The watermark signal runs every media item of a batch through one CNN call: each post's
+    check must come out exactly as when the post is scored alone (mixed images, a real H.264
+    clip and an unreadable file)."""
+    import av
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"img{i}.png"), cv2.GaussianBlur(rng.integers(0, 255, (300, 240, 3), dtype=np.uint8), (7, 7), 2))
+    with av.open(str(tmp_path / "clip.mp4"), "w") as out:
+        vs = out.add_stream("libx264", rate=10, options={"crf": "28", "preset": "ultrafast"})
+        vs.width, vs.height, vs.pix_fmt = 160, 288, "yuv420p"
+        for i in range(30):
+            frame = np.full((288, 160, 3), (i * 8) % 256, np.uint8)
+            for pkt in vs.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(pkt)
+        for pkt in vs.encode():
+            out.mux(pkt)
+    (tmp_path / "bad.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64)
+    media = [
+        [{"type": "image", "path": "img0.png"}, {"type": "video", "path": "clip.mp4"}],
+        [{"type": "video", "path": "bad.mp4"}],
+        [{"type": "image", "path": "img1.png"}, {"type": "video", "path": "bad.mp4"}, {"type": "image", "path": "img2.png"}],
+    ]
+    posts = [dict(GOOD, post_id=f"p{i}", media=m) for i, m in enumerate(media)]
+    pipeline = Pipeline.load(only_models=["watermark"], media_root=tmp_path)
+    together = pipeline.evaluate(posts)
+    alone = [pipeline.evaluate([p])[0] for p in posts]
+    for a, b in zip(together, alone):
+        assert a.checks["no_platform_watermark"] == b.checks["no_platform_watermark"]
+    assert together[1].checks["no_platform_watermark"].status is CheckStatus.skipped
+    assert any(ev.get("media") == 1 and "error" in ev for ev in together[2].checks["no_platform_watermark"].evidence)

@@ -149,7 +149,7 @@ class StubVerifier:
     def __init__(self, platform):
         self.platform, self.calls = platform, 0
 
-    def platform_in(self, image, box=None):
+    def platform_in(self, image, box=None, **options):
         self.calls += 1
         return self.platform
 
