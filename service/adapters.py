@@ -72,6 +72,9 @@ class WatermarkSignal:
 
     name = "watermark"
     checks = ("no_platform_watermark",)
+    # media items sampled and scored together: enough to fill the CNN's batches, few enough that
+    # their decoded frames (about 1.5 MB each at 720p, kept for OCR) stay small in memory
+    MEDIA_PER_CHUNK = 32
 
     def __init__(self, detector, sample_frames, media_error) -> None:
         self.detector = detector
@@ -104,6 +107,18 @@ class WatermarkSignal:
         return CheckSignal(score=best, evidence=tuple(evidence + unreadable), skipped=partly, blocking=bool(unreadable))
 
     def score_posts(self, posts: Sequence[Post], media_paths) -> list[dict[str, CheckSignal]]:
+        out: list[dict[str, CheckSignal]] = []
+        start = 0
+        while start < len(posts):  # chunks of about MEDIA_PER_CHUNK media items bound the decoded frames held at once
+            end, n_media = start, 0
+            while end < len(posts) and (end == start or n_media + len(posts[end].media) <= self.MEDIA_PER_CHUNK):
+                n_media += len(posts[end].media)
+                end += 1
+            out += self._score_chunk(posts[start:end], media_paths[start:end])
+            start = end
+        return out
+
+    def _score_chunk(self, posts: Sequence[Post], media_paths) -> list[dict[str, CheckSignal]]:
         sampled = [self._sample(p, paths) for p, paths in zip(posts, media_paths)]
         readable = [(n, i) for n, items in enumerate(sampled) for i, s in enumerate(items) if not isinstance(s, dict)]
         media_scores = self.detector.score_media_batch([sampled[n][i] for n, i in readable])

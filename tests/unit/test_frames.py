@@ -107,6 +107,19 @@ def test_long_gop_video_is_capped(tmp_path):
     assert 1 <= len(s.frames) <= 8
 
 
+def test_original_frames_near_source_resolution(tmp_path, jpg):
+    """`original(i)` gives frame i at source resolution, capped at ORIGINAL_MAX_SIDE on the long side."""
+    path = write_video(tmp_path / "long.mp4", 6.0, gop=15, end_color=(30, 200, 30))
+    s = sample_frames(path, "video", size=SIZE)
+    assert len(s.sources) == len(s.frames) and s.original(len(s.frames) - 1).shape == (H, W, 3)
+    assert s.original(len(s.frames) - 1)[..., 1].mean() > 150  # the same frame as frames[-1], not a neighbour
+    big = sample_frames(write_video(tmp_path / "big.mp4", 0.3, w=1920, h=1080), "video", size=SIZE)
+    assert big.original(0).shape == (720, 1280, 3)
+    image = sample_frames(jpg, "image", size=SIZE)
+    assert image.frames.shape == (1, *SIZE, 3) and image.original(0).shape == (600, 800, 3)
+    assert image.original(0)[:, :400, 0].mean() > 200  # RGB: the red half stays red
+
+
 def test_image_sampled_as_one_frame(jpg):
     s = sample_frames(jpg, "image", size=SIZE)
     assert s.frames.shape == (1, *SIZE, 3) and s.times_s.tolist() == [0.0] and s.duration_s == 0.0

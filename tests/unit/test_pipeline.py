@@ -211,7 +211,9 @@ def test_watermark_batch_equals_posts_scored_alone(tmp_path):
     pipeline = Pipeline.load(only_models=["watermark"], media_root=tmp_path)
     together = pipeline.evaluate(posts)
     alone = [pipeline.evaluate([p])[0] for p in posts]
-    for a, b in zip(together, alone):
-        assert a.checks["no_platform_watermark"] == b.checks["no_platform_watermark"]
+    pipeline.signals["watermark"].MEDIA_PER_CHUNK = 2  # chunk boundaries inside the batch
+    chunked = pipeline.evaluate(posts)
+    for a, b, c in zip(together, alone, chunked):
+        assert a.checks["no_platform_watermark"] == b.checks["no_platform_watermark"] == c.checks["no_platform_watermark"]
     assert together[1].checks["no_platform_watermark"].status is CheckStatus.skipped
     assert any(ev.get("media") == 1 and "error" in ev for ev in together[2].checks["no_platform_watermark"].evidence)

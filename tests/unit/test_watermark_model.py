@@ -275,3 +275,21 @@ def test_ocr_reads_the_mark_at_detector_resolution():
     verifier = TextVerifier(num_threads=1)
     assert verifier.platform_in(small[0]) == "tiktok"
     assert verifier.platform_in(small[1]) is None and verifier.calls == 2
+
+
+@needs_ocr
+def test_small_mark_is_read_in_a_crop_of_the_near_source_frame(tmp_path, tiny):
+    """A mark about 11 % of a 720x1280 frame wide is a few pixels of text at 256x256: OCR reads
+    it only in a crop of the frame near source resolution (`SampledFrames.original`)."""
+    frame = scene(0, 720, 1280)
+    tiktok_overlay(frame, 600, 1100)
+    path = tmp_path / "frame.jpg"
+    cv2.imwrite(str(path), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    sampled = sample_frames(path, "image", size=(256, 256))
+    original = sampled.original(0)
+    assert sampled.frames.shape == (1, 256, 256, 3) and original.shape == (1280, 720, 3)
+    box = (600 / 720, 1100 / 1280, 90 / 720, 90 / 1280)  # roughly where the mark is, as a CNN box would be
+    detector = WatermarkDetector(tiny.net, verifier=TextVerifier(num_threads=1))
+    assert detector.verify_frame(sampled.frames[0]) is None  # the whole 256x256 frame: unreadable
+    assert detector.verify_frame(sampled.frames[0], original, box) == "tiktok"
+    assert detector.verify_frame(sampled.frames[0], original, (0.05, 0.05, 0.1, 0.05)) is None  # elsewhere: no mark
