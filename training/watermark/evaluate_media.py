@@ -168,40 +168,41 @@ def blend(frame: np.ndarray, layer: np.ndarray, x: int, y: int, opacity: float) 
     frame[y: y + lh, x: x + lw] = (region * (1 - a) + layer[:lh, :lw, :3] * a).round().astype(np.uint8)
 
 
-def rendered(rng, photos, kind: str) -> tuple[np.ndarray, float]:
-    """(RGB frame, mark width as a fraction of the frame width; 0 for negatives)."""
+def rendered(rng, photos, kind: str) -> tuple[np.ndarray, float, tuple | None]:
+    """(RGB frame, mark width as a fraction of the frame width (0 for negatives), mark box (x, y, w, h) or None)."""
     w, h = size
     frame = background(rng, photos, w, h)
     if kind == "hard":
         blend(frame, hard_layer(rng, w, h), 0, 0, 1.0)
-        return frame, 0.0
+        return frame, 0.0, None
     if kind == "clean":
-        return frame, 0.0
+        return frame, 0.0, None
     frac = rng.uniform(0.04, 0.2) if kind == "youtube" else rng.uniform(0.1, 0.25)
     m = mark(rng, kind)
     mw = max(8, int(frac * w))
     m = cv2.resize(m, (mw, max(4, int(m.shape[0] * mw / m.shape[1]))), interpolation=cv2.INTER_AREA)
     x = int(rng.choice([w * 0.03, w - mw - w * 0.03, rng.uniform(0, w - mw)]))
     y = int(rng.choice([h * 0.04, h * 0.45, h * 0.9 - m.shape[0], rng.uniform(0, h - m.shape[0])]))
-    blend(frame, m, max(0, x), max(0, y), rng.uniform(0.6, 1.0))
-    return frame, frac
+    x, y = max(0, x), max(0, y)
+    blend(frame, m, x, y, rng.uniform(0.6, 1.0))
+    return frame, frac, (x / w, y / h, m.shape[1] / w, m.shape[0] / h)
 
 
 def build(tmp: Path) -> list[dict]:
-    """Write every held-out image to `tmp`; returns [{path, label, kind, width}]."""
+    """Write every held-out image to `tmp`; returns [{path, label, kind, width, box}]."""
     rng = np.random.default_rng(seed)
     items = []
 
-    def write(rgb: np.ndarray, label: str, kind: str, width: float = 0.0) -> None:
+    def write(rgb: np.ndarray, label: str, kind: str, width: float = 0.0, box=None) -> None:
         p = tmp / f"{len(items):05d}.jpg"
         cv2.imwrite(str(p), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(80, 96))])
-        items.append({"path": p, "label": label, "kind": kind, "width": round(width, 3)})
+        items.append({"path": p, "label": label, "kind": kind, "width": round(width, 3), "box": box})
 
     videos = D.read_real(Path(data_dir))
     _, test_ids = D.split_videos(list(videos), n_test_videos, 1337)
     for vid in test_ids:
         for rgb, box, _ in videos[vid]:
-            write(rgb, "tiktok", "real_endcard" if box is None else "real_corner", box[2] if box else 0.0)
+            write(rgb, "tiktok", "real_endcard" if box is None else "real_corner", box[2] if box else 0.0, box)
             if box is not None:
                 neg = D.crop_away_from_box(rng, rgb, box)
                 if neg is not None and min(neg.shape[:2]) >= 64:
@@ -209,8 +210,8 @@ def build(tmp: Path) -> list[dict]:
     photos = held_out_photos()
     for kind, label in (("clean", "none"), ("hard", "none"), ("youtube", "youtube"), ("tiktok", "tiktok")):
         for _ in range(n_per_kind):
-            rgb, frac = rendered(rng, photos, kind)
-            write(rgb, label, f"rendered_{kind}", frac)
+            rgb, frac, box = rendered(rng, photos, kind)
+            write(rgb, label, f"rendered_{kind}", frac, box)
     return items
 
 
