@@ -43,6 +43,7 @@ train-text: setup
 train-watermark: setup
 	$(BIN)/python -m training.watermark.train --data_dir=$(SHARED_DATA)/tiktok-frames
 	$(BIN)/python -m training.watermark.evaluate --data_dir=$(SHARED_DATA)/tiktok-frames
+	$(BIN)/python -m training.watermark.evaluate_media --data_dir=$(SHARED_DATA)/tiktok-frames
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -46,7 +46,9 @@ n_per_kind = 60  # rendered images per kind (clean, hard, youtube, tiktok)
 size = (720, 1280)  # (w, h) of rendered frames: a portrait 720p video frame
 threads = 1
 out = str(ARTIFACT_DIR / "media_metrics.json")
+card = str(ARTIFACT_DIR / "card.md")  # its production-path section is replaced; "" leaves the card alone
 # -----------------------------------------------------------------------------
+CARD_SECTION = "## Held-out images on the production path"
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 FONTS = ("STIXGeneralBol.ttf", "cmss10.ttf", "STIXGeneral.ttf")  # never used by training (DejaVu only)
@@ -271,6 +273,40 @@ def main() -> None:
               "note": "production path: JPEG files -> sample_frames -> score_media_batch; thresholds on all negatives",
               "results": results}
     Path(out).write_text(json.dumps(record, indent=2) + "\n")
+    if card and Path(card).is_file():
+        write_card_section(Path(card), record)
+
+
+def write_card_section(path: Path, record: dict) -> None:
+    """Replace (or append) the production-path section of card.md with this run's table."""
+    r = record["results"]
+    rows = [
+        ("real + rendered TikTok recall at 0.5 % FPR", "tiktok_recall_at_0.5%_fpr"),
+        ("YouTube recall at 1 % FPR", "youtube_recall_at_1.0%_fpr"),
+        ("negatives flagged at 0.5", "negatives_flagged_at_0.5"),
+        ("negatives flagged at 0.95", "negatives_flagged_at_0.95"),
+        ("ms per image (sample + score, 1 thread)", "ms_per_image"),
+        ("OCR passes", "ocr_calls"),
+    ]
+    names = list(r)
+    lines = [CARD_SECTION, "",
+             f"`python -m training.watermark.evaluate_media` ({record['images']} JPEG files: {record['by_kind']}).",
+             "Real frames: the held-out source videos at their own resolution; rendered: an independent renderer",
+             f"(OpenCV shapes, fonts {', '.join(record['render_fonts'])}) on held-out photos at {record['size'][0]}x{record['size'][1]}.",
+             "Each file goes through `sample_frames` and `score_media_batch` as in the service. Columns: CNN only;",
+             "cascade reading the 256x256 frame (the previous behaviour); cascade reading crops of the near-source frame (shipped).", "",
+             "| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    lines += [f"| {label} | " + " | ".join(str(r[n][key]) for n in names) + " |" for label, key in rows]
+    for thr in (0.5, 0.95):
+        kinds = sorted(r[names[-1]][f"flagged_at_{thr}"])
+        lines += ["", f"Flagged at {thr} by kind:", "", "| kind | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+        lines += [f"| {k} | " + " | ".join(str(r[n][f"flagged_at_{thr}"][k]) for n in names) + " |" for k in kinds]
+    lines += ["", "YouTube flagged at 0.5 by mark width (shipped cascade): " + json.dumps(r[names[-1]]["youtube_flagged_at_0.5_by_width"]), ""]
+    text = path.read_text()
+    head = text.split(CARD_SECTION)[0].rstrip() + "\n\n"
+    tail = text.split(CARD_SECTION, 1)[1] if CARD_SECTION in text else ""
+    rest = tail[tail.find("\n## "):] if "\n## " in tail else ""
+    path.write_text(head + "\n".join(lines) + rest.rstrip() + "\n")
 
 
 if __name__ == "__main__":
