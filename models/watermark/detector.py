@@ -34,6 +34,7 @@ OCR_BUDGET_S = 1.0  # no further frame is read once OCR has taken this long for 
 # read as at 512 for 60 % of the cost (card.md)
 CROP_BELOW_WIDTH = 0.4
 CROP_DET_SIDE = 384
+REGIONS_PER_FRAME = 2  # separate groups of mark-like cells read per proposed frame (a wrong first box is common)
 # Calibration of the cascade (held-out frames, card.md). P(mark | OCR read a platform's name):
 # every held-out read was right (card.md). P(mark | proposed, no name read) = UNREAD_SCALE[platform]
 # x CNN probability: OCR reads most TikTok marks at 256 px, so a miss is evidence against a TikTok
@@ -112,15 +113,23 @@ class WatermarkDetector:
             torch.set_num_threads(prev)
         return np.concatenate(out_f), np.concatenate(out_c)
 
+    def _boxes(self, cells: np.ndarray, n: int) -> list[tuple[float, float, float, float]]:
+        """Boxes (relative x, y, w, h) around up to `n` connected groups of strong cells, strongest
+        group first (cells: (h, w) probabilities; a cell is strong at `cell_threshold` x the peak)."""
+        gh, gw = cells.shape
+        mask = (cells >= self.config.cell_threshold * cells.max()).astype(np.uint8)
+        n_comp, comp = cv2.connectedComponents(mask, connectivity=8)
+        peaks = sorted(range(1, n_comp), key=lambda c: -cells[comp == c].max())
+        out = []
+        for c in peaks[:n]:
+            ys, xs = np.nonzero(comp == c)
+            x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+            out.append((round(x0 / gw, 4), round(y0 / gh, 4), round((x1 - x0) / gw, 4), round((y1 - y0) / gh, 4)))
+        return out
+
     def _box(self, cells: np.ndarray) -> tuple[float, float, float, float]:
         """Box around the connected group of cells that holds the peak (cells: (h, w) probabilities)."""
-        gh, gw = cells.shape
-        peak = np.unravel_index(int(cells.argmax()), cells.shape)
-        mask = (cells >= self.config.cell_threshold * cells[peak]).astype(np.uint8)
-        _, comp = cv2.connectedComponents(mask, connectivity=8)
-        ys, xs = np.nonzero(comp == comp[peak])
-        x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
-        return (round(x0 / gw, 4), round(y0 / gh, 4), round((x1 - x0) / gw, 4), round((y1 - y0) / gh, 4))
+        return self._boxes(cells, 1)[0]
 
     def score_frames(self, frames: np.ndarray) -> list[FrameScore]:
         """Args: frames (N, H, W, 3) uint8 RGB. Returns one FrameScore per frame."""
@@ -149,19 +158,24 @@ class WatermarkDetector:
 
     def _read_proposed(self, item: Any, probs: np.ndarray, cells: np.ndarray) -> tuple[str | None, int, int]:
         """OCR the proposed frames of one media item (P(any mark) >= PROPOSE_PROB), strongest
-        first, within MAX_OCR_CALLS passes and OCR_BUDGET_S seconds. Returns (platform read or
-        None, its frame index or -1, OCR passes spent)."""
+        first, within MAX_OCR_CALLS passes and OCR_BUDGET_S seconds; per frame, crops around up
+        to REGIONS_PER_FRAME groups of mark-like cells, then the whole frame. Returns (platform
+        read or None, its frame index or -1, OCR passes spent)."""
         any_mark = 1.0 - probs[:, 0]
         calls, t0 = 0, time.perf_counter()
         for i in np.argsort(-any_mark, kind="stable"):
-            if any_mark[i] < PROPOSE_PROB or calls >= MAX_OCR_CALLS or time.perf_counter() - t0 > OCR_BUDGET_S:
+            if any_mark[i] < PROPOSE_PROB:
                 break
-            box = self._box(cells[i, 1 + int(probs[i, 1:].argmax())])  # where the CNN sees a mark
             original = item.original(i) if getattr(item, "sources", ()) else None
-            found = self.verify_frame(item.frames[i], original, box)
-            calls += 1
-            if found:
-                return found, int(i), calls
+            boxes = self._boxes(1.0 - cells[i, 0], REGIONS_PER_FRAME) if original is not None else []
+            # crops around small marks where the CNN sees some mark, then the whole frame (end cards, large marks)
+            for box in [b for b in boxes if b[2] < CROP_BELOW_WIDTH] + [None]:
+                if calls >= MAX_OCR_CALLS or time.perf_counter() - t0 > OCR_BUDGET_S:
+                    return None, -1, calls
+                found = self.verify_frame(item.frames[i], original, box)
+                calls += 1
+                if found:
+                    return found, int(i), calls
         return None, -1, calls
 
     def calibrate(self, cnn_prob: float, confirmed: str | None, platform: str) -> float:
