@@ -230,7 +230,8 @@ class _VideoReader:
         self.tb = float(stream.time_base) if stream.time_base else 1 / 90000
         self.start = float(stream.start_time * self.tb) if stream.start_time else 0.0
 
-    def _time(self, pts) -> float:
+    def seconds(self, pts) -> float:
+        """Seconds from the stream start of a timestamp in stream time-base units."""
         return round(max(0.0, float(pts * self.tb) - self.start), 4) if pts is not None else 0.0
 
     def _count(self) -> None:
@@ -261,7 +262,7 @@ class _VideoReader:
             if packet is not None:
                 self._count()
             try:
-                out.extend((self._time(f.pts), f) for f in cc.decode(packet))
+                out.extend((self.seconds(f.pts), f) for f in cc.decode(packet))
             except av.FFmpegError:
                 continue  # a damaged keyframe: the others may still decode
         return out
@@ -275,7 +276,7 @@ class _VideoReader:
         try:
             for frame in self.container.decode(self.stream):
                 self._count()
-                out.append((self._time(frame.pts), frame))
+                out.append((self.seconds(frame.pts), frame))
                 if out[-1][0] >= target or len(out) >= budget or self.decoded >= self.max_decoded:
                     break
         except av.FFmpegError:
@@ -328,7 +329,7 @@ def _sample_video(path: Path, fmt: str, size: tuple[int, int], max_frames: int, 
                 except av.FFmpegError:
                     continue  # a damaged stretch: the other targets may still decode
                 if packet is not None:
-                    packets.setdefault(reader._time(packet.pts), packet)  # long GOP: one keyframe, several targets
+                    packets.setdefault(reader.seconds(packet.pts), packet)  # long GOP: one keyframe, several targets
             picked = dict(reader.decode_keyframes(list(packets.values())))
         if not picked:
             raise MediaError("unreadable_media", "no video frame could be decoded (corrupt or truncated stream)")
