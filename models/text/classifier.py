@@ -1,14 +1,21 @@
 """Text model inference: `load(path)` and `TextClassifier.score_texts`.
 
-Scores each post for two checks with one linear model over three feature blocks:
+A two-stage cascade scores each post for two checks:
 
     char_wb n-grams (hashed, sublinear tf-idf, l2)  ─┐
-    word n-grams    (hashed, sublinear tf-idf, l2)  ─┼─► logits (N, 2) ─► Platt ─► P(branded), P(copyright)
+    word n-grams    (hashed, sublinear tf-idf, l2)  ─┼─► lexical logits z (N, 2) ─► Platt ─► p_lex
     rule features   (patterns.yaml, binary × w)     ─┘
+                                                           │ route_low < p_lex < route_high (either check)
+                                                           ▼
+    fine-tuned MiniLM (models/text/contextual.py) ─► contextual logits c ─► p = sigmoid(a·z + b·c + d)
 
-Evidence spans come from the same patterns (models/text/evidence.py). The artifact
-is a folder: config.json, weights.safetensors (idf vectors, coefficients, Platt
-parameters), patterns.yaml, card.md, metrics.json. No pickle is loaded.
+Posts the lexical stage is sure about keep p_lex; the others get the stacked, calibrated
+blend of both stages' logits (a, b, d per check, fitted on out-of-fold logits). Evidence
+spans come from patterns.yaml (models/text/evidence.py); when the contextual stage flags a
+check that no rule span supports, the words that pushed its logit most come back as
+`contextual_cue` spans. The artifact is a folder: config.json, weights.safetensors (idf
+vectors, coefficients, Platt parameters), patterns.yaml, contextual.safetensors (fine-tuned
+top layers + head in fp16, stacking weights), card.md, metrics.json. No pickle is loaded.
 """
 
 from __future__ import annotations
@@ -43,11 +50,13 @@ class TextScore:
     copyright: calibrated P(reuses copyrighted material), in [0, 1].
     spans:     evidence, each {"start", "end", "label", "check", "text"}; start/end are
                Python str indices into the text as given, so text[start:end] == span["text"].
+    stage:     "lexical" (the lexical stage was sure) or "contextual" (routed to the transformer).
     """
 
     branded: float
     copyright: float
     spans: tuple[dict, ...]
+    stage: str = "lexical"
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -62,10 +71,26 @@ class TextClassifier:
         weights: idf_char (char_features,), idf_word (word_features,), coef (D, 2),
             intercept (2,), platt (2, 2) rows [slope, bias] per head; D = char + word + rules.
         patterns: the parsed patterns file (see patterns.yaml).
+        contextual: the contextual stage (models/text/contextual.py), required when config.contextual.
+        stack: (2, 3) rows [w_lexical, w_contextual, bias] per head, required with `contextual`.
     """
 
-    def __init__(self, *, config: TextConfig, weights: dict[str, np.ndarray], patterns: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        *,
+        config: TextConfig,
+        weights: dict[str, np.ndarray],
+        patterns: dict[str, Any],
+        contextual: Any = None,
+        stack: np.ndarray | None = None,
+    ) -> None:
         self.config = config
+        if config.contextual and (contextual is None or stack is None):
+            raise ValueError("TextClassifier: config.contextual is True, expected a contextual stage and stack weights, got none")
+        if stack is not None and tuple(np.shape(stack)) != (2, 3):
+            raise ValueError(f"TextClassifier stack: expected shape (2, 3), got {tuple(np.shape(stack))}")
+        self.contextual = contextual if config.contextual else None
+        self.stack = np.asarray(stack, dtype=np.float32) if self.contextual is not None else None
         self.version = config.version
         self.extractor = SpanExtractor(patterns)
         missing = [k for k in _WEIGHT_SHAPES if k not in weights]
@@ -143,13 +168,53 @@ class TextClassifier:
         if not texts:
             return []
         x, spans = self.features(texts)
-        probs = self.calibrate(self.logits(x))  # (N, 2)
+        z = self.logits(x)  # (N, 2)
+        probs = self.calibrate(z)  # (N, 2)
+        routed = self.route(probs)  # (N,)
+        contrib: dict[int, list] = {}
+        if routed.any():
+            idx = np.flatnonzero(routed)
+            zc, token_shares = self.contextual.logits([texts[i] for i in idx])  # (R, 2)
+            probs[idx] = _sigmoid(z[idx] * self.stack[:, 0] + zc * self.stack[:, 1] + self.stack[:, 2])
+            contrib.update(zip(idx.tolist(), token_shares))
+        cues = self._cues(texts, probs, spans, contrib)
         floor = self.config.evidence_min_score
         out = []
-        for p, sp_ in zip(probs, spans):
+        for i, (p, sp_) in enumerate(zip(probs, spans)):
             keep = {CHECKS[0]: p[0] >= floor, CHECKS[1]: p[1] >= floor}
-            out.append(TextScore(float(p[0]), float(p[1]), tuple(s for s in sp_ if keep[s["check"]])))
+            ev = tuple(s for s in sp_ if keep[s["check"]]) + tuple(cues.get(i, ()))
+            out.append(TextScore(float(p[0]), float(p[1]), ev, "contextual" if routed[i] else "lexical"))
         return out
+
+    def _cues(self, texts: list[str], probs: np.ndarray, spans: list[list[dict]], contrib: dict[int, list]) -> dict[int, list[dict]]:
+        """`contextual_cue` spans for every check that reaches the evidence floor with no regex span,
+        so no flagged post comes back without evidence. Routed posts reuse their token shares;
+        others (the lexical stage was sure, no pattern fired: rare) run the encoder for them."""
+        floor = self.config.evidence_min_score
+        bare = {i: [h for h, check in enumerate(CHECKS) if probs[i, h] >= floor and not any(s["check"] == check for s in spans[i])]
+                for i in range(len(texts))}
+        bare = {i: hs for i, hs in bare.items() if hs}
+        if not bare or self.contextual is None:
+            return {}
+        from .contextual import cue_spans
+
+        missing = [i for i in bare if i not in contrib]
+        if missing:
+            contrib = contrib | dict(zip(missing, self.contextual.logits([texts[i] for i in missing])[1]))
+        out: dict[int, list[dict]] = {}
+        for i, hs in bare.items():
+            for h in hs:
+                # no token pushes the score up (the score is the model's prior): point at the whole post
+                found = cue_spans(texts[i], contrib[i], h, self.config.cue_tokens, CHECKS[h]) or [
+                    {"start": 0, "end": len(texts[i]), "label": "whole_text", "check": CHECKS[h], "text": texts[i][:200]}]
+                out.setdefault(i, []).extend(found)
+        return out
+
+    def route(self, probs: np.ndarray) -> np.ndarray:
+        """Which posts go to the contextual stage: lexical probability of a `route_on` check inside the band, (N,) bool."""
+        if self.contextual is None:
+            return np.zeros(len(probs), dtype=bool)
+        return route_mask(probs, self.config.route_low, self.config.route_high, self.config.route_on)
 
     def save(self, path: str | Path) -> Path:
         """Write config.json, weights.safetensors and patterns.yaml into folder `path`."""
@@ -159,7 +224,20 @@ class TextClassifier:
         save_file(self.weights, str(path / "weights.safetensors"), metadata={"version": self.version})
         (path / "weights.safetensors").chmod(0o644)
         (path / "patterns.yaml").write_text(_dump_patterns(self.extractor.spec), encoding="utf-8")
+        if self.contextual is not None:
+            import torch
+            from safetensors.torch import save_file as save_torch
+
+            tensors = dict(self.contextual.delta(), stack=torch.from_numpy(self.stack.copy()))
+            save_torch(tensors, str(path / "contextual.safetensors"), metadata={"version": self.version})
+            (path / "contextual.safetensors").chmod(0o644)
         return path
+
+
+def route_mask(probs: np.ndarray, low: float, high: float, on: str) -> np.ndarray:
+    """(N,) bool: the lexical probability (N, 2) of a routing check lies strictly inside (low, high)."""
+    cols = {"branded": [0], "copyright": [1], "both": [0, 1]}[on]
+    return ((probs[:, cols] > low) & (probs[:, cols] < high)).any(axis=1)
 
 
 def _dump_patterns(spec: dict[str, Any]) -> str:
@@ -188,4 +266,39 @@ def load(path: str | Path | None = None) -> TextClassifier:
     weights = load_file(str(folder / "weights.safetensors"))
     with open(folder / "patterns.yaml", encoding="utf-8") as f:
         patterns = yaml.safe_load(f)
-    return TextClassifier(config=config, weights=weights, patterns=patterns)
+    contextual, stack = None, None
+    if config.contextual:
+        contextual, stack = _load_contextual(folder, config)
+    return TextClassifier(config=config, weights=weights, patterns=patterns, contextual=contextual, stack=stack)
+
+
+def _load_contextual(folder: Path, config: TextConfig):
+    """The contextual stage: base encoder from its pip package, fine-tuned delta from the artifact."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from safetensors.torch import load_file as load_torch
+
+    from .contextual import ContextualStage, base_model_dir
+
+    file = folder / "contextual.safetensors"
+    if not file.is_file():
+        raise FileNotFoundError(f"text model artifact {folder}: missing ['contextual.safetensors']; train it with `make train-text`")
+    dist = config.base_package.replace("_", "-")
+    try:
+        have = version(dist)
+    except PackageNotFoundError:
+        have = None
+    if config.base_version and have != config.base_version:
+        raise FileNotFoundError(
+            f"TextConfig.base_package: expected {dist}=={config.base_version} (the base the delta was trained on), "
+            f"got {have or 'not installed'}; install it with `pip install {dist}=={config.base_version}`"
+        )
+    tensors = load_torch(str(file))
+    stack = tensors.pop("stack").numpy()
+    stage = ContextualStage(
+        base_dir=base_model_dir(config.base_package), first_tuned=config.contextual_first_tuned,
+        max_tokens=config.max_tokens, delta=tensors,
+    )
+    if config.quantize:
+        stage.quantize()
+    return stage.eval(), stack

