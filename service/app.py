@@ -25,6 +25,7 @@ from .schemas import MAX_MEDIA_ITEMS, Post, Verdict
 from .signals import cap_model_threads
 
 MAX_BATCH = 1000
+MAX_QUEUE_MS = 5000  # a batched request still waiting after this gets 503 (overload): retry later
 
 
 def _unique_ids(posts: list[Post]) -> list[Post]:
@@ -65,8 +66,10 @@ class BonusCheck:
         return self.pipeline.evaluate([post])[0]
 
     # Batchable: concurrent requests are merged into one pipeline call, so each model sees one
-    # larger batch (BentoML splits the verdicts back per request, in order).
-    @bentoml.api(batchable=True, max_batch_size=2000, max_latency_ms=50)
+    # larger batch (BentoML splits the verdicts back per request, in order). max_latency_ms is
+    # not the batching window (that adapts to traffic) but the longest a request may wait before
+    # BentoML sheds it with a 503: a batch with videos or routed texts takes far longer than 50 ms.
+    @bentoml.api(batchable=True, max_batch_size=2000, max_latency_ms=MAX_QUEUE_MS)
     def evaluate_batch(self, posts: PostBatch) -> list[Verdict]:
         """Judge up to 1,000 posts (unique post_ids); verdicts come back in input order."""
         return self.pipeline.evaluate(posts)
