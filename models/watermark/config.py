@@ -27,7 +27,7 @@ class WatermarkConfig:
 
     classes: tuple[str, ...] = ("none", "tiktok", "youtube")
     input_size: tuple[int, int] = (256, 256)
-    stem_channels: int = 24
+    stem_channels: int = 16
     stage_channels: tuple[int, ...] = (32, 64, 128)
     blocks_per_stage: int = 2
     mean: tuple[float, float, float] = (0.45, 0.45, 0.45)

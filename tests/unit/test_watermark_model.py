@@ -293,3 +293,22 @@ def test_small_mark_is_read_in_a_crop_of_the_near_source_frame(tmp_path, tiny):
     assert detector.verify_frame(sampled.frames[0]) is None  # the whole 256x256 frame: unreadable
     assert detector.verify_frame(sampled.frames[0], original, box) == "tiktok"
     assert detector.verify_frame(sampled.frames[0], original, (0.05, 0.05, 0.1, 0.05)) is None  # elsewhere: no mark
+
+
+# --- on-the-fly training frames ----------------------------------------------------------
+def test_synth_frames_labels_and_boxes():
+    """synth.py: frames at the input size, labels in range, boxes inside the frame exactly for corner marks."""
+    from training.watermark import data as D, render as R, synth as S
+    photos = D.load_photos(["astronaut", "brick"])
+    syn = S.Synth(photos, [], R.TRAIN_FONTS[:1], (64, 96), seed=0, n_marks=3, n_overlays=3, n_cards=1)
+    rng = np.random.default_rng(0)
+    for label in (0, 1, 2, 3):
+        img, y, box = syn.sample(rng, label)
+        assert img.shape == (64, 96, 3) and img.dtype == np.uint8
+        assert y == (1 if label == 3 else label)
+        if label in (1, 2):
+            assert np.all(box >= 0) and box[0] + box[2] <= 1 + 1e-6 and box[1] + box[3] <= 1 + 1e-6 and box[2] > 0
+        else:
+            assert np.isnan(box).all()
+    x, y, b = syn.batch(rng, 6)
+    assert x.shape == (6, 64, 96, 3) and y.shape == (6,) and b.shape == (6, 4) and set(y.tolist()) <= {0, 1, 2}

@@ -38,6 +38,7 @@ max_fpr_clean = 0.005  # frame-level operating point: at most 0.5 % of clean fra
 youtube_fpr = 0.01
 threads = 1
 ocr = True  # also evaluate the OCR cascade (frame and video level); False = CNN only
+frames_only = False  # quick check: print CNN-only held-out frame metrics, write nothing
 # -----------------------------------------------------------------------------
 for _arg in sys.argv[1:]:
     _k, _v = _arg.removeprefix("--").split("=", 1)
@@ -178,10 +179,10 @@ def curve_plot(history: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ep = [h["epoch"] + 1 for h in history]
+    ep = [h["step"] for h in history]
     ax.plot(ep, [h["train_loss"] for h in history], "o-", label="train loss (frame + cell)")
     ax.plot(ep, [h["test_loss"] for h in history], "s-", label="held-out frame loss")
-    ax.set(xlabel="epoch", ylabel="cross-entropy", title="watermark training")
+    ax.set(xlabel="step", ylabel="cross-entropy", title="watermark training")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -212,8 +213,9 @@ def write_card(m: dict, path: Path) -> None:
 
 Flags platform branding in post media: the TikTok corner mark and TikTok end card, and
 YouTube / YouTube Shorts marks. Classes: none, tiktok, youtube. Two stages:
-1. Compact CNN (about {m.get('n_params', 0) // 1000}k parameters, 256x256 input, per-cell head for
-   evidence boxes and a whole-frame head for end cards); per-video CNN score = second-highest
+1. Compact CNN (about {m.get('n_params', 0) // 1000}k parameters, {m.get('input_size', [256, 256])[0]}x{m.get('input_size', [256, 256])[1]} input, per-cell head for
+   evidence boxes and a whole-frame head for end cards; {m.get('cnn_ms_per_frame')} ms per frame at batch 8 on
+   1 thread of this machine, measured under the load of the moment); per-video CNN score = second-highest
    sampled frame probability (a single odd frame cannot flag a video).
 2. OCR cascade (`ocr.py`, rapidocr-onnxruntime PP-OCRv4, ONNX models inside the wheel, no
    download): frames with P(any mark) >= {c.get('propose_prob')} are read strongest first, each as a
@@ -230,12 +232,22 @@ YouTube / YouTube Shorts marks. Classes: none, tiktok, youtube. Two stages:
   crops and camera noise; TikTok-style marks and end cards, YouTube / Shorts marks drawn
   from primitives; hard negatives (captions, subtitles, bare @handles, other logos, red
   play shapes that are not YouTube, app UI, text-heavy frames); every clip goes through
-  libx264 at CRF 18-38. Held out: photos {', '.join(m['split']['test_photos'])}; fonts {', '.join(m['split']['test_fonts'])}.
+  libx264 at CRF 18-38.
+- Rendered on the fly during training (`training/watermark/synth.py`, {cfg.get('synth_frac')} of every batch): random
+  crops (scale, aspect, flips, rotation, colour) of the training photographs and of real TikTok
+  footage away from its mark (training videos only), procedural scenes (gradients, noise
+  textures, shapes, stripes, dark screens with text), split screens and picture-in-picture;
+  alpha-blended TikTok and YouTube / Shorts marks in several drawings (mono white Shorts logo
+  with @handle, "YouTube Shorts", play button + "YouTube", ...) at 30-100 % opacity and
+  4-28 % of frame width, squashed as a frame of a random aspect would be; end cards;
+  look-alike overlays on negatives and positives; blur, resampling, noise and JPEG.
+- Held out: photos {', '.join(m['split']['test_photos'])}; fonts {', '.join(m['split']['test_fonts'])}.
 
 ## Reproduce
 `python -m training.watermark.train --data_dir=../shared/data/tiktok-frames && python -m training.watermark.evaluate --data_dir=../shared/data/tiktok-frames`
-(`make train-watermark`; seed {cfg.get('seed')}, {cfg.get('epochs')} epochs, 1 CPU thread; CNN training took {t.get('train_seconds', 0) / 60:.1f} min
-for data + training on a shared 2-core machine; the OCR stage is not trained). Commit: {m['commit']}.
+(`make train-watermark`; seed {cfg.get('seed')}, {cfg.get('max_steps')} steps of {cfg.get('batch_size')} frames, 1 CPU thread; this run took {t.get('train_seconds', 0) / 60:.1f} min
+on a shared 2-core machine, {t.get('data_seconds', 0) / 60:.1f} min of it for the data (rendering the H.264 clips from scratch
+took 20.3 min when they were last built; a second run reads them from the cache); the OCR stage is not trained). Commit: {m['commit']}.
 
 ## Held-out frame metrics (same split and frames for both columns)
 | metric | CNN only (previous behaviour) | CNN + OCR cascade |
@@ -275,10 +287,10 @@ score_media latency per video is in the table above, end-to-end numbers in
 benchmarks/results/watermark.json. The OCR engine loads on first use (about 0.3 s and 160 MB of RSS per process).
 
 ## Known limits
-- OCR reads the 256x256 frames the service samples. TikTok's word mark and end card read
-  reliably at that size; small YouTube / Shorts marks often do not (see the YouTube rows),
-  so YouTube recall stays CNN-bound. A higher-resolution copy of the sampled frames would
-  let OCR read them (proposed, not done: service/frames.py).
+- The cascade columns above read the 256x256 frame only (held-out frames exist only at that size
+  here). TikTok's word mark and end card read reliably at that size; small YouTube / Shorts marks
+  often do not. The service also keeps a near-source copy of each sampled frame and reads a crop
+  around the CNN box; its numbers are in the production-path section below (evaluate_media).
 - A mark the CNN does not propose (P(any) < {c.get('propose_prob')}) is never read.
 - The cascade constants were chosen from a first cascade run on this same held-out set (a
   handful of numbers, not fitted per frame), whose class mix is artificial (about half the
@@ -286,6 +298,12 @@ benchmarks/results/watermark.json. The OCR engine loads on first use (about 0.3 
   than the outcome table shows. Treat the probabilities as approximate.
 - OCR_BUDGET_S makes the number of frames read depend on machine load (a busy machine reads
   fewer frames; a confirmed mark is almost always found in the first).
+- The CNN's YouTube class is weak (YouTube rows above: P(youtube) barely separates rendered
+  YouTube marks from clean frames); YouTube recall rests on the CNN proposing the frame
+  (P(any mark) >= 0.1) and OCR reading "YouTube" / "Shorts" in the near-source crop. Marks under
+  about 10 % of the frame width are mostly missed.
+- CNN time per frame depends on the machine's load: 2.9 ms (16-channel stem) against 5.4 ms for
+  the previous 24-channel stem, measured side by side on a quiet machine (batch 8, 1 thread).
 - All YouTube data is rendered; real Shorts downloads are unseen.
 - Videos with sparse keyframes yield fewer sampled frames (keyframes only).
 - Failures (first ones) are listed in metrics.json (false_positives, false_negatives).
@@ -330,10 +348,22 @@ def frame_metrics(any_mark: np.ndarray, p_yt: np.ndarray, y: np.ndarray, tmeta: 
     return f
 
 
+def cnn_ms_per_frame(det: WatermarkDetector, x: np.ndarray, batch: int = 8, reps: int = 20) -> float:
+    """Median CNN time per frame (predict_arrays at batch 8, frames already at the input size)."""
+    b = np.ascontiguousarray(x[:batch])
+    det.predict_arrays(b)
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        det.predict_arrays(b)
+        times.append((time.perf_counter() - t0) / batch * 1000)
+    return round(float(np.median(times)), 2)
+
+
 def main() -> None:
     torch.set_num_threads(threads)
     log = lambda m: print(m, flush=True)  # noqa: E731
-    detector = load(artifact, num_threads=threads, ocr=ocr)
+    detector = load(artifact, num_threads=threads, ocr=ocr and not frames_only)
     cnn = WatermarkDetector(detector.net, num_threads=threads)  # the same network without the OCR cascade
     cache = sorted(Path(cache_dir).glob("data_*.npz"))[-1]
     z = np.load(cache)
@@ -343,6 +373,9 @@ def main() -> None:
     short = lambda f: {k: v for k, v in f.items() if k not in ("false_positives", "false_negatives")}  # noqa: E731
     m: dict = {"frame_cnn_only": frame_metrics(1 - probs[:, 0], probs[:, 2], y, tmeta)}
     log(json.dumps(short(m["frame_cnn_only"]), indent=1))
+    log(f"CNN ms/frame at batch 8: {cnn_ms_per_frame(cnn, x)}")
+    if frames_only:
+        return
     curves = {"CNN: tiktok (real+rendered) vs clean": (probs[y == 1, 1], probs[y == 0, 1]),
               "CNN: youtube (rendered) vs clean": (probs[y == 2, 2], probs[y == 0, 2])}
     detectors = {"cnn_only": cnn}
@@ -377,6 +410,8 @@ def main() -> None:
     m["split"] = {"test_real_videos": meta["test_videos"], "test_photos": list(D.TEST_PHOTOS), "test_fonts": list(R.TEST_FONTS)}
     m["version"] = detector.version
     m["n_params"] = int(sum(p_.numel() for p_ in detector.net.parameters()))
+    m["input_size"] = list(detector.input_size)
+    m["cnn_ms_per_frame"] = cnn_ms_per_frame(cnn, x)
     (Path(artifact) / "metrics.json").write_text(json.dumps(m, indent=1, default=float) + "\n")
     if history.get("history"):
         curve_plot(history["history"], Path(artifact) / "training_curve.png")

@@ -249,3 +249,81 @@ def resize_mark(mark: np.ndarray, width_px: int) -> np.ndarray:
     img = Image.fromarray(mark)
     h = max(2, int(round(mark.shape[0] * width_px / mark.shape[1])))
     return np.asarray(img.resize((max(2, int(width_px)), h), Image.LANCZOS))
+
+
+# --- extra variants for on-the-fly training data (training/watermark/synth.py) ---------------
+# An independent renderer draws YouTube / Shorts marks its own way; training on several layouts
+# and colourings keeps the net from learning one drawing. Downloaded Shorts carry a small Shorts
+# logo (often plain white and semi-transparent) with the channel @handle beside or under it.
+def shorts_logo_mono(h: int, color=(255, 255, 255)) -> Image.Image:
+    """A one-colour Shorts glyph: the S of two tilted pills with the play triangle cut out."""
+    logo = np.asarray(shorts_logo(h)).copy()
+    a = logo[..., 3]
+    white = (logo[..., 0] > 200) & (logo[..., 1] > 200)  # the play triangle
+    logo[..., :3] = color
+    logo[..., 3] = np.where(white, 0, a)
+    return Image.fromarray(logo)
+
+
+def play_button_mono(h: int, color=(255, 255, 255)) -> Image.Image:
+    """A one-colour play button with the triangle cut out (transparent)."""
+    img = play_button(h, color=color, glyph="none")
+    w, cx, cy, t = img.width, img.width / 2, h / 2, h * 0.22
+    ImageDraw.Draw(img).polygon([(cx - t * 0.8, cy - t), (cx - t * 0.8, cy + t), (cx + t, cy)], fill=(0, 0, 0, 0))
+    return img
+
+
+def youtube_mark_variant(rng: np.random.Generator, font_name: str) -> np.ndarray:
+    """YouTube / Shorts marks in layouts beyond `youtube_mark`: mono white logos, handle beside
+    the logo, "YouTube Shorts" word marks, logo-only with a handle, dark text."""
+    fs = 48
+    img, draw = _canvas(fs * 20, fs * 6)
+    style = rng.choice(["mono_handle", "red_handle", "word_stack", "play_word_handle", "shorts_word", "logo_under"])
+    white = (255, 255, 255, 255)
+    txt = white if rng.random() < 0.8 else (30, 30, 30, 255)
+    lh = int(fs * rng.uniform(0.9, 1.4))
+    if style in ("mono_handle", "red_handle", "logo_under"):
+        logo = shorts_logo_mono(lh) if style != "red_handle" else shorts_logo(lh)
+        if rng.random() < 0.3 and style != "red_handle":
+            logo = play_button_mono(lh)
+        img.alpha_composite(logo, (0, 0))
+        hf = font(font_name, fs * rng.uniform(0.6, 0.95))
+        if style == "logo_under":
+            _text(draw, (0, logo.height + fs * 0.1), handle(rng), hf, fill=txt)
+        else:
+            _text(draw, (logo.width + fs * 0.2, logo.height * 0.5 - fs * 0.45), handle(rng), hf, fill=txt)
+    elif style == "word_stack":
+        logo = shorts_logo(lh) if rng.random() < 0.5 else play_button(lh)
+        img.alpha_composite(logo, (0, 0))
+        wf = font(font_name, fs * 0.8)
+        _text(draw, (logo.width + fs * 0.15, logo.height * 0.1), "YouTube", wf, fill=txt)
+        _text(draw, (logo.width + fs * 0.15, logo.height * 0.1 + fs * 0.95), "Shorts", wf, fill=txt)
+    elif style == "play_word_handle":
+        logo = play_button(lh) if rng.random() < 0.8 else play_button_mono(lh)
+        img.alpha_composite(logo, (0, 0))
+        _text(draw, (logo.width + fs * 0.15, logo.height * 0.5 - fs * 0.55), "YouTube", font(font_name, fs), fill=txt)
+        _text(draw, (logo.width + fs * 0.15, logo.height + fs * 0.05), handle(rng), font(font_name, fs * 0.6), fill=txt)
+    else:  # shorts_word: logo + "YouTube Shorts" on one line, handle under
+        logo = shorts_logo(lh)
+        img.alpha_composite(logo, (0, 0))
+        _text(draw, (logo.width + fs * 0.15, logo.height * 0.5 - fs * 0.55), "YouTube Shorts", font(font_name, fs * 0.9), fill=txt)
+        if rng.random() < 0.6:
+            _text(draw, (fs * 0.1, logo.height + fs * 0.15), handle(rng), font(font_name, fs * 0.6), fill=txt)
+    return _crop_alpha(img)
+
+
+def tiktok_mark_variant(rng: np.random.Generator, font_name: str) -> np.ndarray:
+    """TikTok corner marks beyond `tiktok_mark`: logo and word on one line with the handle under,
+    different logo/word ratios, no shadow (semi-transparent marks come from the opacity)."""
+    fs = 48
+    img, draw = _canvas(fs * 14, fs * 5)
+    logo = note_logo(int(fs * rng.uniform(0.8, 1.6)))
+    word_f = font(font_name, fs * rng.uniform(0.8, 1.2))
+    shadow = rng.random() < 0.5
+    img.alpha_composite(logo, (0, 0))
+    wy = logo.height * rng.uniform(0.1, 0.4)
+    _text(draw, (logo.width * 0.9, wy), "TikTok", word_f, shadow=shadow)
+    if rng.random() < 0.9:
+        x = int(fs * 0.2) if rng.random() < 0.6 else int(logo.width * 0.9)
+        _text(draw, (x, max(logo.height, wy + word_f.size * 1.2) + 2), handle(rng), font(font_name, fs * rng.uniform(0.5, 0.8)), shadow=shadow)
+    return _crop_alpha(img)

@@ -27,6 +27,8 @@ from models.watermark.net import WatermarkNet
 from training.configurator import apply_overrides
 
 from . import data as D
+from . import render as R
+from . import synth as S
 
 # -----------------------------------------------------------------------------
 data_dir = "../shared/data/tiktok-frames"  # real TikTok frames (training/validation only, never shipped)
@@ -36,8 +38,13 @@ seed = 1337
 n_clips = 1500  # rendered training clips (4 frames each)
 n_test_clips = 400  # rendered held-out clips (held-out photos and fonts)
 n_test_videos = 6  # real TikTok source videos held out
-epochs = 8
+max_steps = 3000  # optimiser steps (each: batch_size frames, synth_frac of them drawn on the fly)
+eval_interval = 500  # steps between held-out loss evaluations (the training curve)
 batch_size = 32
+synth_frac = 0.5  # fraction of every batch rendered on the fly (synth.py): new backgrounds every step
+synth_min_opacity = 0.3  # on-the-fly marks: lowest opacity
+synth_yt_min_width = 0.04  # on-the-fly YouTube marks: smallest width (fraction of the frame width)
+synth_mono_min_width = 0.0  # on-the-fly YouTube marks without red (white Shorts logo + handle): smallest width
 lr = 2e-3  # AdamW peak learning rate
 weight_decay = 1e-4
 warmup_steps = 100
@@ -46,6 +53,7 @@ cell_pos_weight = 4.0  # marks cover few cells; up-weight them against "none" ce
 paste_prob = 0.0  # a negative gets a mark cut from another frame (any background, any place)
 patch_prob = 0.0  # a negative gets a plain patch of another negative (so paste seams are no cue)
 mosaic_prob = 0.0  # a negative is spliced with another negative (more background variety)
+stem_channels = 16  # see models/watermark/config.py (24 costs 2x the inference time on oneDNN)
 threads = 1  # the training machine is shared: one intra-op thread
 version = "watermark-2026-11"
 # -----------------------------------------------------------------------------
@@ -149,19 +157,28 @@ def main() -> None:
     # data: real frames split by source video + rendered clips split by photo and font
     global train, boxed_positives, negatives
     train, test = load_or_build(log)
+    data_seconds = time.perf_counter() - t_start  # rendering the H.264 clips (about 20 min) or reading the cache
     boxed_positives = np.nonzero((train["y"] > 0) & ~np.isnan(train["b"][:, 0]))[0]
     negatives = np.nonzero(train["y"] == 0)[0]
     mix_rng = np.random.default_rng(seed + 1)
-    config = replace(WatermarkConfig(), version=version)
+    config = replace(WatermarkConfig(), version=version, stem_channels=stem_channels)
     grid = (config.input_size[0] // config.stride, config.input_size[1] // config.stride)
     test_cells = torch.from_numpy(cell_targets(test["b"], test["y"], grid))
     log(f"train {len(train['y'])} frames {np.bincount(train['y']).tolist()}, test {len(test['y'])} {np.bincount(test['y']).tolist()}")
 
+    # on-the-fly frames: training photographs, real footage away from the marks (training videos only)
+    synth_rng = np.random.default_rng(seed + 2)
+    videos = D.read_real(Path(data_dir))
+    train_ids = [v for v in videos if v not in set(test["videos"])]
+    photos = D.load_photos([p for p in D.PHOTO_FILES if p not in D.TEST_PHOTOS])
+    synth = S.Synth(photos, S.footage_crops(videos, train_ids, synth_rng), R.TRAIN_FONTS, config.input_size, seed + 3,
+                    min_opacity=synth_min_opacity, yt_min_width=synth_yt_min_width, mono_min_width=synth_mono_min_width)
+    n_syn = int(round(batch_size * synth_frac))
+    log(f"synth pools ready: {len(synth.footage)} footage crops, {n_syn} of {batch_size} frames per batch on the fly")
+
     # model and optimiser
-    net = WatermarkNet(config)
+    net = WatermarkNet(config).to(memory_format=torch.channels_last)  # channels-last: faster depthwise convs on CPU
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
-    steps_per_epoch = math.ceil(len(train["y"]) / batch_size)
-    total_steps = epochs * steps_per_epoch
     cell_w = torch.tensor([1.0] + [cell_pos_weight] * (len(config.classes) - 1))
     gen = torch.Generator().manual_seed(seed)
     history = []
@@ -173,49 +190,54 @@ def main() -> None:
             for i in range(0, len(test["y"]), 64):
                 x = torch.from_numpy(test["x"][i: i + 64]).permute(0, 3, 1, 2).float() / 255
                 y = torch.from_numpy(test["y"][i: i + 64])
-                f_logits, _ = net(x)
+                f_logits, _ = net(x.contiguous(memory_format=torch.channels_last))
                 losses.append(F.cross_entropy(f_logits, y, reduction="sum").item())
                 correct += int((f_logits.argmax(1) == y).sum())
         net.train()
         return {"test_loss": sum(losses) / len(test["y"]), "test_acc": correct / len(test["y"])}
 
-    step = 0
-    for epoch in range(epochs):
-        perm = torch.randperm(len(train["y"]), generator=gen)
-        run_loss, n_seen = 0.0, 0
-        for i in range(0, len(perm), batch_size):
-            idx = perm[i: i + batch_size].numpy()
-            # learning rate: linear warm-up then cosine decay to 5 % of peak
-            frac = step / max(1, total_steps)
-            cur_lr = lr * min(1.0, (step + 1) / warmup_steps) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
-            for g in opt.param_groups:
-                g["lr"] = cur_lr
-            # batch: uint8 -> float, photometric jitter
-            xb, yb, bb = mix_batch(idx, mix_rng)
-            x = augment(torch.from_numpy(xb).permute(0, 3, 1, 2).float() / 255, gen)  # (B, 3, H, W)
-            y, cells = torch.from_numpy(yb), torch.from_numpy(cell_targets(bb, yb, grid))  # (B,), (B, gh, gw)
-            # forward: whole-frame loss plus per-cell loss (ignore = -1)
-            f_logits, c_logits = net(x)
-            loss = F.cross_entropy(f_logits, y, label_smoothing=0.02)
-            loss = loss + cell_loss_weight * F.cross_entropy(c_logits, cells, weight=cell_w, ignore_index=-1)
-            # backward and step
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            run_loss += loss.item() * len(idx)
-            n_seen += len(idx)
-            step += 1
-            if step % 50 == 0:
-                log(f"epoch {epoch} step {step}/{total_steps} loss {run_loss / n_seen:.4f} lr {cur_lr:.2e}")
-        record = {"epoch": epoch, "step": step, "train_loss": run_loss / n_seen, **evaluate_test(),
-                  "elapsed_s": round(time.perf_counter() - t_start, 1)}
-        history.append(record)
-        log(json.dumps(record))
+    n_cache = batch_size - n_syn
+    perm, pos = torch.randperm(len(train["y"]), generator=gen), 0
+    run_loss, n_seen, epoch = 0.0, 0, 0
+    for step in range(max_steps):
+        # learning rate: linear warm-up then cosine decay to 5 % of peak
+        cur_lr = lr * min(1.0, (step + 1) / warmup_steps) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / max_steps)))
+        for g in opt.param_groups:
+            g["lr"] = cur_lr
+        # batch: n_cache frames from the cache (real frames + H.264 clips), the rest rendered now
+        if pos + n_cache > len(perm):
+            perm, pos, epoch = torch.randperm(len(train["y"]), generator=gen), 0, epoch + 1
+        xb, yb, bb = mix_batch(perm[pos: pos + n_cache].numpy(), mix_rng)
+        pos += n_cache
+        if n_syn:
+            sx, sy, sb = synth.batch(synth_rng, n_syn)
+            xb, yb, bb = np.concatenate([xb, sx]), np.concatenate([yb, sy]), np.concatenate([bb, sb])
+        x = augment(torch.from_numpy(xb).permute(0, 3, 1, 2).float() / 255, gen)  # (B, 3, H, W)
+        x = x.contiguous(memory_format=torch.channels_last)
+        y, cells = torch.from_numpy(yb), torch.from_numpy(cell_targets(bb, yb, grid))  # (B,), (B, gh, gw)
+        # forward: whole-frame loss plus per-cell loss (ignore = -1)
+        f_logits, c_logits = net(x)
+        loss = F.cross_entropy(f_logits, y, label_smoothing=0.02)
+        loss = loss + cell_loss_weight * F.cross_entropy(c_logits, cells, weight=cell_w, ignore_index=-1)
+        # backward and step
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        run_loss += loss.item() * len(yb)
+        n_seen += len(yb)
+        if (step + 1) % 50 == 0:
+            log(f"step {step + 1}/{max_steps} (cache epoch {epoch}) loss {run_loss / n_seen:.4f} lr {cur_lr:.2e}")
+        if (step + 1) % eval_interval == 0 or step + 1 == max_steps:
+            record = {"epoch": epoch, "step": step + 1, "train_loss": run_loss / n_seen, **evaluate_test(),
+                      "elapsed_s": round(time.perf_counter() - t_start, 1)}
+            history.append(record)
+            log(json.dumps(record))
+            run_loss, n_seen = 0.0, 0
 
     # artifact: weights + config; the curve goes to evaluate.py via the cache dir
-    save(net.eval(), Path(out_dir))
+    save(net.eval().to(memory_format=torch.contiguous_format), Path(out_dir))
     Path(cache_dir, "history.json").write_text(json.dumps({"history": history, "train_seconds": time.perf_counter() - t_start,
-                                                            "config": run_config}))
+                                                            "data_seconds": data_seconds, "config": run_config}))
     log(f"saved {out_dir}; run `python -m training.watermark.evaluate` for held-out metrics")
 
 
