@@ -276,8 +276,9 @@ PR curves: `pr_curves.png`; training curve: `training_curve.png`.
 
 ## Thresholds and cost
 Media probability with the cascade: 0.99 when OCR read a platform's name in a proposed frame;
-otherwise the CNN's second-highest frame probability, halved for TikTok when proposed frames
-were read without finding "TikTok" (YouTube unchanged: OCR rarely reads YouTube marks at 256 px).
+otherwise the CNN's second-highest frame probability, scaled by {c.get('unread_scale')} (per platform) when proposed
+frames were read without finding the platform's name (in the service OCR reads crops of the near-source
+frame, where it finds most marks, so a miss is evidence against one).
 Recommended: `fail_at: 0.95` (OCR-confirmed marks, plus YouTube-class CNN scores >= 0.95; no
 held-out clean or hard-negative video reached it), `review_at: 0.5` (every held-out TikTok video
 fails outright; {v['rendered_clean']['flagged_at_0.5']} of {v['rendered_clean']['n']} clean and {v['rendered_hard']['flagged_at_0.5']} of {v['rendered_hard']['n']} hard-negative videos reach review, against
@@ -292,15 +293,16 @@ benchmarks/results/watermark.json. The OCR engine loads on first use (about 0.3 
   often do not. The service also keeps a near-source copy of each sampled frame and reads a crop
   around the CNN box; its numbers are in the production-path section below (evaluate_media).
 - A mark the CNN does not propose (P(any) < {c.get('propose_prob')}) is never read.
-- The cascade constants were chosen from a first cascade run on this same held-out set (a
-  handful of numbers, not fitted per frame), whose class mix is artificial (about half the
-  frames carry a mark): P(mark | no name read) in production, where marks are rarer, is lower
-  than the outcome table shows. Treat the probabilities as approximate.
+- The cascade constants (propose threshold, unread scale) were chosen on a tuning set of
+  evaluate_media (seed 7, not the reported seed 2024); the TikTok unread scale dates from a first
+  cascade run on this held-out set. The class mix is artificial (about half the frames carry a
+  mark): P(mark | no name read) in production, where marks are rarer, is lower than the outcome
+  table shows. Treat the probabilities as approximate.
 - OCR_BUDGET_S makes the number of frames read depend on machine load (a busy machine reads
   fewer frames; a confirmed mark is almost always found in the first).
 - The CNN's YouTube class is weak (YouTube rows above: P(youtube) barely separates rendered
   YouTube marks from clean frames); YouTube recall rests on the CNN proposing the frame
-  (P(any mark) >= 0.1) and OCR reading "YouTube" / "Shorts" in the near-source crop. Marks under
+  (P(any mark) >= {c.get('propose_prob')}) and OCR reading "YouTube" / "Shorts" in the near-source crop. Marks under
   about 10 % of the frame width are mostly missed.
 - CNN time per frame depends on the machine's load: 2.9 ms (16-channel stem) against 5.4 ms for
   the previous 24-channel stem, measured side by side on a quiet machine (batch 8, 1 thread).
