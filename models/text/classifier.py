@@ -59,6 +59,9 @@ class TextScore:
     stage: str = "lexical"
 
 
+WHOLE_TEXT_CHARS = 200  # a `whole_text` span covers the post's start, so evidence stays small
+
+
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40.0, 40.0)))
 
@@ -205,8 +208,9 @@ class TextClassifier:
         for i, hs in bare.items():
             for h in hs:
                 # no token pushes the score up (the score is the model's prior): point at the whole post
+                end = min(len(texts[i]), WHOLE_TEXT_CHARS)
                 found = cue_spans(texts[i], contrib[i], h, self.config.cue_tokens, CHECKS[h]) or [
-                    {"start": 0, "end": len(texts[i]), "label": "whole_text", "check": CHECKS[h], "text": texts[i][:200]}]
+                    {"start": 0, "end": end, "label": "whole_text", "check": CHECKS[h], "text": texts[i][:end]}]
                 out.setdefault(i, []).extend(found)
         return out
 

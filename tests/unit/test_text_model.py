@@ -338,12 +338,12 @@ def test_every_score_at_the_evidence_floor_carries_evidence(shipped):
     transformer's cue words, or (no token pushes the score up) the whole post."""
     texts = ["they sent me a few to try", "Loving my new shoes from the store downtown", "new drop, link in bio",
              "this changed my mornings, seriously", "clip from last night's game 🔥", "merci à @marque pour l'invitation",
-             "gracias por el regalo 💕", "obrigada pelo carinho @loja", "danke an @firma für das Paket", "ad hoc meeting today"]
+             "gracias por el regalo 💕", "obrigada pelo carinho @loja", "danke an @firma für das Paket", "ad hoc meeting today",
+             "Loving my new shoes from the store downtown, " * 8]
     floor = shipped.config.evidence_min_score
     for text, score in zip(texts, shipped.score_texts(texts)):
         for check, p in (("no_branded_content", score.branded), ("no_copyrighted_content", score.copyright)):
             if p >= floor:
                 spans = [s for s in score.spans if s["check"] == check]
                 assert spans, (text, check, p)
-                assert all(0 <= s["start"] < s["end"] <= len(text) and text[s["start"]:s["end"]] == s["text"][: s["end"] - s["start"]]
-                           for s in spans), spans
+                assert all(0 <= s["start"] < s["end"] <= len(text) and text[s["start"]:s["end"]] == s["text"] for s in spans), spans
