@@ -148,31 +148,38 @@ class WatermarkDetector:
                      box: tuple[float, float, float, float] | None = None) -> str | None:
         """OCR check of one proposed frame: the platform whose name is read in it, or None.
 
-        A small mark (CNN box narrower than CROP_BELOW_WIDTH) is read in a crop of `original`,
-        the frame near source resolution, around the box: at 256x256 a mark 5-12 % of the
-        frame wide is a few pixels of text that OCR cannot read, in the source it reads
-        (card.md). Otherwise, or without an original, the whole sampled frame is read: it
-        covers end cards, large marks and boxes the CNN placed badly.
+        With `original` (the frame near source resolution) and a CNN `box`, a crop of the
+        original around the box is read: at 256x256 a mark 5-12 % of the frame wide is a few
+        pixels of text that OCR cannot read, in the source it reads (card.md). Otherwise the
+        whole sampled frame is read: it covers end cards, large marks and misplaced boxes.
         """
         assert self.verifier is not None
-        if original is not None and box is not None and box[2] < CROP_BELOW_WIDTH:
+        if original is not None and box is not None:
             return self.verifier.platform_in(original, box, det_side=CROP_DET_SIDE)
         return self.verifier.platform_in(frame)
 
+    def _regions(self, item: Any, i: int, cells: np.ndarray) -> tuple[np.ndarray | None, list]:
+        """What OCR reads in frame i: (the near-source frame or None, regions). Regions are boxes
+        around up to REGIONS_PER_FRAME groups of mark-like cells narrower than CROP_BELOW_WIDTH
+        (read in crops of the near-source frame), then None (the whole sampled frame)."""
+        if not item.sources:
+            return None, [None]
+        boxes = [b for b in self._boxes(1.0 - cells[i, 0], REGIONS_PER_FRAME) if b[2] < CROP_BELOW_WIDTH]
+        return (item.original(i) if boxes else None), boxes + [None]
+
     def _read_proposed(self, item: Any, probs: np.ndarray, cells: np.ndarray) -> tuple[str | None, int, int]:
         """OCR the proposed frames of one media item (P(any mark) >= PROPOSE_PROB), strongest
-        first, within MAX_OCR_CALLS passes and OCR_BUDGET_S seconds; per frame, crops around up
-        to REGIONS_PER_FRAME groups of mark-like cells, then the whole frame. Returns (platform
-        read or None, its frame index or -1, OCR passes spent)."""
+        first, within MAX_OCR_CALLS passes and OCR_BUDGET_S seconds (`_regions` per frame).
+        Returns (platform read or None, its frame index or -1, OCR passes spent)."""
         any_mark = 1.0 - probs[:, 0]
         calls, t0 = 0, time.perf_counter()
         for i in np.argsort(-any_mark, kind="stable"):
             if any_mark[i] < PROPOSE_PROB:
                 break
-            original = item.original(i) if getattr(item, "sources", ()) else None
-            boxes = self._boxes(1.0 - cells[i, 0], REGIONS_PER_FRAME) if original is not None else []
-            # crops around small marks where the CNN sees some mark, then the whole frame (end cards, large marks)
-            for box in [b for b in boxes if b[2] < CROP_BELOW_WIDTH] + [None]:
+            if calls >= MAX_OCR_CALLS or time.perf_counter() - t0 > OCR_BUDGET_S:
+                break  # before converting another frame to near-source resolution
+            original, regions = self._regions(item, int(i), cells)
+            for box in regions:
                 if calls >= MAX_OCR_CALLS or time.perf_counter() - t0 > OCR_BUDGET_S:
                     return None, -1, calls
                 found = self.verify_frame(item.frames[i], original, box)
@@ -211,8 +218,8 @@ class WatermarkDetector:
         With a verifier (OCR cascade), frames whose P(any mark) >= PROPOSE_PROB are read,
         strongest first, within MAX_OCR_CALLS passes and OCR_BUDGET_S seconds: a platform's
         name read in one of them confirms the mark (probability CONFIRMED_PROB, whatever the
-        temporal rule gave); no name read rescales the CNN probability (`calibrate`: halved
-        for TikTok, whose name OCR almost always reads, unchanged for YouTube).
+        temporal rule gave); no name read rescales the CNN probability (`calibrate`:
+        UNREAD_SCALE per platform, since OCR reads most marks in near-source crops).
         """
         if len(probs) == 0:
             return MediaScore(0.0, "none", ())
