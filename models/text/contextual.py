@@ -137,17 +137,18 @@ class ContextualStage(torch.nn.Module):
         )
 
     def bottom(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Hidden states after the frozen layers, (B, T, 384)."""
+        """Hidden states after the frozen layers, (B, T, 384); training caches these."""
         x = self.encoder.embeddings(input_ids=input_ids)  # (B, T, H)
-        ext = self._ext_mask(attention_mask)
-        for layer in self.encoder.encoder.layer[: self.first_tuned]:
-            x = _out(layer(x, attention_mask=ext))
-        return x
+        return self._run(self.encoder.encoder.layer[: self.first_tuned], x, attention_mask)
 
     def top(self, x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Token states after the fine-tuned layers, (B, T, 384)."""
-        ext = self._ext_mask(attention_mask)
-        for layer in self.encoder.encoder.layer[self.first_tuned :]:
+        return self._run(self.encoder.encoder.layer[self.first_tuned :], x, attention_mask)
+
+    @staticmethod
+    def _run(layers, x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        ext = (1.0 - attention_mask[:, None, None, :].float()) * torch.finfo(torch.float32).min  # (B, 1, 1, T)
+        for layer in layers:
             x = _out(layer(x, attention_mask=ext))
         return x
 
@@ -155,10 +156,6 @@ class ContextualStage(torch.nn.Module):
         m = attention_mask.to(h.dtype)[..., None]  # (B, T, 1)
         pooled = (h * m).sum(1) / m.sum(1).clamp_min(1.0)  # (B, H)
         return self.head(pooled)  # (B, 2)
-
-    @staticmethod
-    def _ext_mask(attention_mask: torch.Tensor) -> torch.Tensor:
-        return (1.0 - attention_mask[:, None, None, :].float()) * torch.finfo(torch.float32).min  # (B, 1, 1, T)
 
     @torch.no_grad()
     def logits(self, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, list[list[tuple[int, int, float, float]]]]:

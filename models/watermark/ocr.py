@@ -10,6 +10,7 @@ each box, or the whole frame for end cards, and `match_platform` decides from th
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import cv2
@@ -75,6 +76,9 @@ class TextVerifier:
         self.min_text_score = min_text_score
         self.calls = 0  # OCR passes run so far (cost accounting for benchmarks)
         self._engine: Any = None
+        # rapidocr keeps per-call state on the engine (the detector's resize, set per read below),
+        # and the service may read from several request threads: one read at a time
+        self._lock = threading.Lock()
 
     @staticmethod
     def available() -> bool:
@@ -103,10 +107,11 @@ class TextVerifier:
         if abs(scale - 1.0) > 1e-3:
             interp = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
             image = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=interp)
-        self.calls += 1
-        engine = self._get()
-        engine.text_det.limit_side_len = det_side  # read per call by rapidocr's text detector
-        result, _ = engine(np.ascontiguousarray(image[..., ::-1]))  # RapidOCR expects BGR like cv2
+        with self._lock:
+            self.calls += 1
+            engine = self._get()
+            engine.text_det.limit_side_len = det_side  # read per call by rapidocr's text detector
+            result, _ = engine(np.ascontiguousarray(image[..., ::-1]))  # RapidOCR expects BGR like cv2
         return [str(text) for _, text, score in (result or []) if float(score) >= self.min_text_score]
 
     def platform_in(self, image: np.ndarray, box: tuple[float, float, float, float] | None = None,
