@@ -1,12 +1,14 @@
 """Speed of the text model: posts/s batched and single-post latency (CPU), cascade vs lexical stage alone.
 
     python benchmarks/bench_text.py                 # defaults below
-    python benchmarks/bench_text.py --threads=2 --batch_size=512
+    python benchmarks/bench_text.py --workers=1 --batch_size=512
 
 Synthetic posts (the training generator's held-out split), warm-up left out of the
 timing, perf_counter; the whole text stage (lexical + routed posts through the contextual
 transformer) and, in the same process on the same posts, the lexical stage alone (the
-baseline); prints one summary line and writes benchmarks/results/text.json.
+baseline); then the whole stage again with `workers` forked processes sharing the loaded
+model (all cores, the way the batch CLI runs); prints one summary line and writes
+benchmarks/results/text.json.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ batch_size = 256  # posts per score_texts call in the batched pass
 iterations = 20  # timed batched calls
 single_iterations = 500  # timed one-post calls (for p50/p99 latency)
 warmup = 3  # untimed batched calls before timing
+workers = 2  # processes for the all-cores pass: one 1-thread worker per core, forked after load, as service/batch.py runs them
 threads = 1  # torch/OpenMP threads per process: the service gives each worker cpu_count // 2 = 1 thread on the
 # 2-core box and batch runs one 1-thread worker per core (signals.cap_model_threads); 2 threads on a shared box oversubscribe
 device = "cpu"  # the text model runs on CPU only
@@ -42,7 +45,9 @@ import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
 import torch  # noqa: E402
 
+from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from dataclasses import replace  # noqa: E402
+from multiprocessing import get_context  # noqa: E402
 
 from models.text import TextClassifier, load  # noqa: E402
 from training.text.generate import generate  # noqa: E402
@@ -69,6 +74,26 @@ def _time(model, batches, posts) -> dict:
     }
 
 
+_MODEL = None  # set before forking: workers inherit the loaded model copy-on-write
+
+
+def _routed_in(batch: list[str]) -> int:
+    return sum(s.stage == "contextual" for s in _MODEL.score_texts(batch))
+
+
+def _time_workers(model, batches) -> dict:
+    """The batched pass spread over `workers` processes; wall-clock posts/s for all of them together."""
+    global _MODEL
+    _MODEL = model
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        list(pool.map(_routed_in, batches[:warmup]))
+        t0 = time.perf_counter()
+        routed = sum(pool.map(_routed_in, batches[warmup:]))
+        wall = time.perf_counter() - t0
+    n = iterations * batch_size
+    return {"workers": workers, "threads_per_worker": threads, "posts_per_s": round(n / wall, 1), "routed_fraction": round(routed / n, 4)}
+
+
 def main() -> None:
     assert device == "cpu", f"--device: expected 'cpu', got {device!r}"
     torch.set_num_threads(threads)
@@ -79,6 +104,7 @@ def main() -> None:
     load0 = os.getloadavg()[0]
     whole = _time(model, batches, posts)
     base = _time(lexical, batches, posts)
+    spread = _time_workers(model, batches) if workers > 1 else None
     load1 = os.getloadavg()[0]
     try:
         commit = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True).strip()
@@ -87,8 +113,8 @@ def main() -> None:
     record = {
         "model": model.version, "device": device, "threads": threads, "batch_size": batch_size,
         "iterations": iterations, "warmup": warmup, "single_iterations": single_iterations,
-        "whole_text_stage": whole, "lexical_only_baseline": base,
-        "posts_per_s": whole["posts_per_s"], "p50_ms": whole["p50_ms"],
+        "whole_text_stage": whole, "lexical_only_baseline": base, "whole_text_stage_all_cores": spread,
+        "posts_per_s": whole["posts_per_s"], "posts_per_s_all_cores": spread and spread["posts_per_s"], "p50_ms": whole["p50_ms"],
         "load_avg_1min_before": round(load0, 2), "load_avg_1min_after": round(load1, 2),
         "mean_chars": round(float(np.mean([len(p) for p in posts])), 1),
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "python": platform.python_version(),
@@ -100,7 +126,8 @@ def main() -> None:
     Path(out).write_text(json.dumps(record, indent=2) + "\n")
     print(f"text {model.version}: whole stage {whole['posts_per_s']:,.0f} posts/s batched (bs {batch_size}, {threads} threads, "
           f"{whole['routed_fraction']:.1%} routed), single p50 {whole['p50_ms']:.2f} ms p99 {whole['p99_ms']:.2f} ms; "
-          f"lexical only {base['posts_per_s']:,.0f} posts/s, p50 {base['p50_ms']:.2f} ms; load {load0:.1f}->{load1:.1f} -> {out}")
+          f"lexical only {base['posts_per_s']:,.0f} posts/s, p50 {base['p50_ms']:.2f} ms; "
+          f"whole stage on {workers} worker(s) {spread['posts_per_s'] if spread else whole['posts_per_s']:,.0f} posts/s; load {load0:.1f}->{load1:.1f} -> {out}")
 
 
 if __name__ == "__main__":

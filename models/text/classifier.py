@@ -11,9 +11,9 @@ A two-stage cascade scores each post for two checks:
 
 Posts the lexical stage is sure about keep p_lex; the others get the stacked, calibrated
 blend of both stages' logits (a, b, d per check, fitted on out-of-fold logits). Evidence
-spans come from patterns.yaml (models/text/evidence.py); when the contextual stage flags a
-check that no rule span supports, the words that pushed its logit most come back as
-`contextual_cue` spans. The artifact is a folder: config.json, weights.safetensors (idf
+spans come from patterns.yaml (models/text/evidence.py); when a check is flagged that no rule
+span supports, the words that pushed its logit most come back: `contextual_cue` spans for a
+routed post (transformer token shares), `lexical_cue` spans otherwise (word n-gram shares). The artifact is a folder: config.json, weights.safetensors (idf
 vectors, coefficients, Platt parameters), patterns.yaml, contextual.safetensors (fine-tuned
 top layers + head in fp16, stacking weights), card.md, metrics.json. No pickle is loaded.
 """
@@ -21,6 +21,7 @@ top layers + head in fp16, stacking weights), card.md, metrics.json. No pickle i
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,12 @@ class TextScore:
 
 
 WHOLE_TEXT_CHARS = 200  # a `whole_text` span covers the post's start, so evidence stays small
+WORD_TOKEN_PATTERN = r"(?u)[#@]?\w\w*"  # word n-gram tokens keep a leading '#' or '@'
+_WORD_TOKEN = re.compile(WORD_TOKEN_PATTERN)
+
+
+def _one_gram(gram: str) -> list[str]:
+    return [gram]
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -121,13 +128,16 @@ class TextClassifier:
         )
         self._word = HashingVectorizer(
             analyzer="word",
-            token_pattern=r"(?u)[#@]?\w\w*",
+            token_pattern=WORD_TOKEN_PATTERN,
             ngram_range=(1, config.word_ngram_max),
             n_features=config.word_features,
             alternate_sign=False,
             norm=None,
             lowercase=True,
         )
+
+        # the same hashing as `_word`, applied to one ready-made n-gram per document (lexical_cues)
+        self._gram_hasher = HashingVectorizer(analyzer=_one_gram, n_features=config.word_features, alternate_sign=False, norm=None)
 
     # ---- features -------------------------------------------------------------------------
     @staticmethod
@@ -190,29 +200,44 @@ class TextClassifier:
         return out
 
     def _cues(self, texts: list[str], probs: np.ndarray, spans: list[list[dict]], contrib: dict[int, list]) -> dict[int, list[dict]]:
-        """`contextual_cue` spans for every check that reaches the evidence floor with no regex span,
-        so no flagged post comes back without evidence. Routed posts reuse their token shares;
-        others (the lexical stage was sure, no pattern fired: rare) run the encoder for them."""
-        floor = self.config.evidence_min_score
-        bare = {i: [h for h, check in enumerate(CHECKS) if probs[i, h] >= floor and not any(s["check"] == check for s in spans[i])]
-                for i in range(len(texts))}
-        bare = {i: hs for i, hs in bare.items() if hs}
-        if not bare or self.contextual is None:
-            return {}
+        """Cue spans for every check that reaches the evidence floor with no regex span, so no flagged
+        post comes back without evidence. Routed posts show the tokens that raised the transformer's
+        logit (`contextual_cue`); the others (the lexical stage was sure and no pattern fired) show the
+        words whose word n-grams raised the lexical logit (`lexical_cue`), which costs no encoder pass."""
         from .contextual import cue_spans
 
-        missing = [i for i in bare if i not in contrib]
-        if missing:
-            contrib = contrib | dict(zip(missing, self.contextual.logits([texts[i] for i in missing])[1]))
+        floor = self.config.evidence_min_score
         out: dict[int, list[dict]] = {}
-        for i, hs in bare.items():
-            for h in hs:
-                # no token pushes the score up (the score is the model's prior): point at the whole post
-                end = min(len(texts[i]), WHOLE_TEXT_CHARS)
-                found = cue_spans(texts[i], contrib[i], h, self.config.cue_tokens, CHECKS[h]) or [
-                    {"start": 0, "end": end, "label": "whole_text", "check": CHECKS[h], "text": texts[i][:end]}]
-                out.setdefault(i, []).extend(found)
+        for i, text in enumerate(texts):
+            for h, check in enumerate(CHECKS):
+                if probs[i, h] < floor or any(s["check"] == check for s in spans[i]):
+                    continue
+                k = self.config.cue_tokens
+                found = cue_spans(text, contrib[i], h, k, check) if i in contrib else self.lexical_cues(text, h, k, check)
+                # no word pushes the score up (the score is the model's prior): point at the whole post
+                end = min(len(text), WHOLE_TEXT_CHARS)
+                out.setdefault(i, []).extend(found or [{"start": 0, "end": end, "label": "whole_text", "check": check, "text": text[:end]}])
         return out
+
+    def lexical_cues(self, text: str, head: int, k: int, check: str) -> list[dict]:
+        """The words of the `k` word n-grams that raise lexical logit `head` most, as `lexical_cue` spans.
+
+        Each n-gram's share is its tf-idf value times its coefficient (the word block of the design
+        matrix); character n-grams carry weight too but map to no single word, so they are not shown.
+        """
+        tokens = [(m.group().lower(), m.start(), m.end()) for m in _WORD_TOKEN.finditer(text)]
+        grams = [(" ".join(t[0] for t in tokens[j : j + n]), tokens[j][1], tokens[j + n - 1][2])
+                 for n in range(1, self.config.word_ngram_max + 1) for j in range(len(tokens) - n + 1)]
+        if not grams:
+            return []
+        row = self._tfidf(self._word.transform([text]), self.weights["idf_word"])  # (1, Fw)
+        value = dict(zip(row.indices.tolist(), row.data.tolist()))
+        buckets = self._gram_hasher.transform([g for g, _, _ in grams]).indices  # one bucket per n-gram, (G,)
+        coef = self.weights["coef"][self.config.char_features :, head]  # (Fw,) word block
+        share = [(value.get(int(b), 0.0) * float(coef[b]), a, e) for b, (_, a, e) in zip(buckets, grams)]
+        best = sorted((s for s in share if s[0] > 0), key=lambda s: -s[0])[:k]
+        found = {(a, e): {"start": a, "end": e, "label": "lexical_cue", "check": check, "text": text[a:e]} for _, a, e in best}
+        return [found[key] for key in sorted(found)]
 
     def route(self, probs: np.ndarray) -> np.ndarray:
         """Which posts go to the contextual stage: lexical probability of a `route_on` check inside the band, (N,) bool."""

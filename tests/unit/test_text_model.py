@@ -347,3 +347,34 @@ def test_every_score_at_the_evidence_floor_carries_evidence(shipped):
                 spans = [s for s in score.spans if s["check"] == check]
                 assert spans, (text, check, p)
                 assert all(0 <= s["start"] < s["end"] <= len(text) and text[s["start"]:s["end"]] == s["text"] for s in spans), spans
+
+
+def test_lexical_cues_point_at_the_words_that_raise_the_lexical_logit(shipped):
+    """A post the lexical stage is sure of, with no pattern span, gets `lexical_cue` spans (no encoder pass):
+    the words whose word n-grams carry the largest positive share of the check's logit."""
+    text = "Ça y est 🎉 Été à Paris avec @marque, on lance la nouvelle collection ensemble 💫"
+    cues = shipped.lexical_cues(text, 0, 3, "no_branded_content")
+    assert 0 < len(cues) <= 3
+    x_word = shipped._tfidf(shipped._word.transform([text]), shipped.weights["idf_word"])
+    coef = shipped.weights["coef"][shipped.config.char_features :, 0]
+    best = max(float(v) * float(coef[j]) for j, v in zip(x_word.indices, x_word.data))
+    assert best > 0
+    for s in cues:
+        assert text[s["start"] : s["end"]] == s["text"] and s["label"] == "lexical_cue"
+        assert s["text"].strip() == s["text"] and s["text"]
+    # a text whose words all lower the logit (or no words at all) gives no cue
+    assert shipped.lexical_cues("🎉🎉", 0, 3, "no_branded_content") == []
+
+
+def test_lexical_cues_need_no_contextual_stage():
+    """A lexical-only model still explains a flagged post without pattern spans."""
+    model = tiny_model()
+    texts = ["zz qq ww ee rr tt yy uu ii oo pp"] * 2
+    scores = model.score_texts(texts)
+    assert max(max(s.branded, s.copyright) for s in scores) >= model.config.evidence_min_score
+    for text, s in zip(texts, scores):
+        for check, p in (("no_branded_content", s.branded), ("no_copyrighted_content", s.copyright)):
+            if p >= model.config.evidence_min_score:
+                spans = [sp for sp in s.spans if sp["check"] == check]
+                assert spans and all(sp["label"] in ("lexical_cue", "whole_text") for sp in spans)
+                assert all(text[sp["start"] : sp["end"]] == sp["text"] for sp in spans)

@@ -56,9 +56,11 @@ and `no_copyrighted_content` (P(reuses copyrighted material)), with evidence spa
    `sigmoid(a * lexical logit + b * contextual logit + d)` per check (stacking weights
    `{[[round(float(x), 3) for x in r] for r in metrics.get('stack', [])]}`), fitted on out-of-fold logits of both stages.
 
-Evidence: the regex matches of `patterns.yaml` on the original text (Python str offsets). When the
-contextual stage flags a check that no regex supports, the words of the {cfg.cue_tokens} tokens that raise that
-check's logit most (exact per-token shares of the mean-pooled logit) come back as `contextual_cue` spans.
+Evidence: the regex matches of `patterns.yaml` on the original text (Python str offsets). When a check
+reaches the evidence floor ({cfg.evidence_min_score}) and no regex supports it, the words of the {cfg.cue_tokens} units that raise
+that check's logit most come back: for a routed post the transformer's tokens (exact per-token shares of the
+mean-pooled logit, `contextual_cue`), otherwise the lexical stage's word 1-2-grams (tf-idf x coefficient,
+`lexical_cue`; no encoder pass).
 
 ## Encoder choice (measured 2026-11-26, 1 CPU thread, shared 2-core VM)
 | candidate (pip wheel) | what the wheel holds | measured |
