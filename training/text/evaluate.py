@@ -1,18 +1,27 @@
 """Held-out evaluation of the text model: per-language F1, calibration, thresholds, plots.
 
-Used by train.py; also importable from notebooks/text.ipynb.
+Used by train.py; also importable from notebooks/text.ipynb. Two held-out sets:
+  * the generator's validation split (unseen phrase families and names, 10,000 posts);
+  * `independent_posts.jsonl`: 300 captions written by hand, apart from the phrase bank and
+    the patterns (their author never saw either), 60 per language. Score the shipped model:
+
+    python -m training.text.evaluate            # prints per-language F1 and the misses
+    python -m training.text.evaluate --write    # ... and records them in the shipped card and metrics.json
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import json
+
 import numpy as np
 from sklearn.metrics import average_precision_score, confusion_matrix, f1_score, precision_recall_curve
 
-__all__ = ["calibration_bins", "evaluate", "plot_all", "thresholds"]
+__all__ = ["calibration_bins", "evaluate", "evaluate_independent", "load_independent", "plot_all", "thresholds"]
 
 HEADS = ("branded", "copyright")
+INDEPENDENT_SET = Path(__file__).with_name("independent_posts.jsonl")
 
 
 def calibration_bins(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> dict:
@@ -127,3 +136,64 @@ def plot_all(rows: list[dict], probs: np.ndarray, metrics: dict, folder: str | P
     plt.close(fig)
     written.append("confusion_per_language.png")
     return written
+
+
+def load_independent(path: str | Path = INDEPENDENT_SET) -> list[dict]:
+    """The hand-written set as rows shaped like the generator's (`category` = its `kind`)."""
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            r = json.loads(line)
+            rows.append(r | {"category": r["kind"], "undisclosed": int(r["branded"] and not r["disclosed"])})
+    return rows
+
+
+def evaluate_independent(model, rows: list[dict] | None = None, threshold: float = 0.5) -> dict:
+    """Per-language F1 of `model` (anything with score_texts) on the hand-written set, with its misses."""
+    rows = load_independent() if rows is None else rows
+    scores = model.score_texts([r["text"] for r in rows])
+    probs = np.array([[s.branded, s.copyright] for s in scores])  # (N, 2)
+    full = evaluate(rows, probs, threshold)
+    out = {"n": len(rows), "threshold": threshold, "en_undisclosed_branded_f1": full["en_undisclosed_branded_f1"]}
+    for head in HEADS:
+        res = full["heads"][head]
+        out[head] = {"f1": res["f1"], "average_precision": res["average_precision"], "ece": res["calibration"]["ece"],
+                     "per_language": {lg: {k: v[k] for k in ("f1", "n", "positives", "confusion")} for lg, v in res["per_language"].items()},
+                     "per_kind_positive_rate": res["per_category_positive_rate"]}
+    out["errors"] = [{"lang": r["lang"], "kind": r["kind"], "branded": r["branded"], "copyright": r["copyright"],
+                      "p_branded": round(float(p[0]), 3), "p_copyright": round(float(p[1]), 3), "text": r["text"][:160]}
+                     for r, p in zip(rows, probs) if (p[0] >= threshold) != bool(r["branded"]) or (p[1] >= threshold) != bool(r["copyright"])]
+    return out
+
+
+def write_independent(res: dict, folder: str | Path) -> None:
+    """Store `res` in the artifact's metrics.json and replace the card's section (the rest is untouched)."""
+    from training.text.card import INDEPENDENT_HEADING, independent_section
+
+    folder = Path(folder)
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    metrics["independent"] = res
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
+    card = (folder / "card.md").read_text(encoding="utf-8")
+    head, sep, tail = card.partition(INDEPENDENT_HEADING)
+    rest = tail[tail.find("\n## ") + 1 :] if sep and "\n## " in tail else ""
+    if not sep:  # no section yet: put it before the speed section
+        head, sep, rest = card.partition("## Speed")
+        rest = sep + rest
+    (folder / "card.md").write_text(head + independent_section(res) + "\n" + rest, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    import sys
+
+    from models.text.classifier import DEFAULT_ARTIFACT, load
+
+    res = evaluate_independent(load())
+    if "--write" in sys.argv:  # record the numbers in the shipped artifact's metrics.json and card.md
+        write_independent(res, DEFAULT_ARTIFACT)
+    for lg, v in res["branded"]["per_language"].items():
+        print(f"{lg}: branded F1 {v['f1']:.3f}  copyright F1 {res['copyright']['per_language'][lg]['f1']:.3f}")
+    print(f"all: branded F1 {res['branded']['f1']:.3f} copyright F1 {res['copyright']['f1']:.3f} "
+          f"en undisclosed {res['en_undisclosed_branded_f1']:.3f}; {len(res['errors'])} posts with an error:")
+    for e in res["errors"]:
+        print(f"  {e['lang']} {e['kind']:<20} b={e['branded']} p={e['p_branded']:.2f}  c={e['copyright']} p={e['p_copyright']:.2f}  {e['text'][:100]!r}")

@@ -37,7 +37,7 @@ from models.text.config import TextConfig
 from models.text.contextual import ContextualStage, base_model_dir
 from training.configurator import apply_overrides, git_commit
 from training.text.card import render_card
-from training.text.evaluate import HEADS, evaluate, plot_all
+from training.text.evaluate import HEADS, evaluate, evaluate_independent, plot_all
 from training.text.generate import generate, load_bank
 
 # -----------------------------------------------------------------------------
@@ -311,6 +311,8 @@ def main() -> None:
                                          "per_language": {lg: v["f1"] for lg, v in lex_metrics["heads"][h]["per_language"].items()}}
                                      for h in HEADS} | {"en_undisclosed_branded_f1": lex_metrics["en_undisclosed_branded_f1"]},
                     "alternatives": alternatives, "stack": model.stack.tolist() if model.stack is not None else None, **extra})
+    metrics["independent"] = evaluate_independent(model)
+    log(f"independent set branded F1 {metrics['independent']['branded']['f1']:.4f}, copyright F1 {metrics['independent']['copyright']['f1']:.4f}")
     log(f"held-out branded F1 {metrics['heads']['branded']['f1']:.4f}, copyright F1 {metrics['heads']['copyright']['f1']:.4f}, "
         f"routed {metrics['routed_fraction']:.3f}")
     # baseline: n-grams only (rule features off)
