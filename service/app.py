@@ -1,6 +1,7 @@
 """The BentoML service: loads the pipeline once per worker and delegates to it.
 
-Routes: POST /evaluate {"post": Post} -> Verdict; POST /evaluate_batch
+Routes: POST /evaluate {"post": Post} -> Verdict (concurrent requests are coalesced
+into one pipeline call, service/coalesce.py); POST /evaluate_batch
 {"posts": [Post, ...]} -> [Verdict, ...]; POST /evaluate_upload (multipart:
 `post` JSON plus `files`, one per post.media item, in order) -> Verdict.
 BentoML adds /livez, /readyz, /metrics and the OpenAPI docs at /.
@@ -20,11 +21,14 @@ import bentoml
 from pydantic import AfterValidator, Field, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from .coalesce import Coalescer
 from .http_guard import RequestGuard
 from .schemas import MAX_MEDIA_ITEMS, Post, Verdict
 from .signals import cap_model_threads
 
 MAX_BATCH = 1000
+# the most /evaluate posts judged in one pipeline call; BONUSCHECK_COALESCE_MAX=1 turns coalescing off (benchmarks)
+MAX_COALESCED = int(os.environ.get("BONUSCHECK_COALESCE_MAX", "64"))
 MAX_QUEUE_MS = 5000  # a batched request still waiting after this gets 503 (overload): retry later
 
 
@@ -51,10 +55,13 @@ def field_error(field: str, message: str) -> ValidationError:
 @bentoml.service(name="bonuscheck", traffic={"timeout": 120}, workers=1)
 class BonusCheck:
     def __init__(self) -> None:
-        cap_model_threads(int(os.environ.get("BONUSCHECK_TORCH_THREADS", "0")) or max(1, (os.cpu_count() or 1) // 2))
+        threads = int(os.environ.get("BONUSCHECK_TORCH_THREADS", "0")) or max(1, (os.cpu_count() or 1) // 2)
+        cap_model_threads(threads)
         from .pipeline import Pipeline  # heavy model imports happen here, once per worker
 
         self.pipeline = Pipeline.load()
+        # /evaluate requests that arrive while earlier ones run are judged together as one batch
+        self.evaluate_one = Coalescer(self.pipeline.evaluate, max_items=MAX_COALESCED, max_running=max(1, (os.cpu_count() or 1) // threads))
         self.ready = True
 
     def __is_ready__(self) -> bool:
@@ -63,7 +70,7 @@ class BonusCheck:
     @bentoml.api
     def evaluate(self, post: Post) -> Verdict:
         """Judge one post: the verdict, every check's status, and the evidence."""
-        return self.pipeline.evaluate([post])[0]
+        return self.evaluate_one(post)
 
     # Batchable: concurrent requests are merged into one pipeline call, so each model sees one
     # larger batch (BentoML splits the verdicts back per request, in order). max_latency_ms is

@@ -197,6 +197,29 @@ def test_evaluate_with_media_in_root(client):
     assert r.json()["decision"] in JUDGED
 
 
+def test_concurrent_evaluate_requests_each_get_their_own_verdict(server):
+    """Concurrent /evaluate calls are coalesced into shared pipeline calls: each answer is still its own post's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    cases = [(f"c{i}", 1000 * i, "img/a.png" if i % 3 == 0 else "../outside.png" if i % 3 == 1 else None) for i in range(12)]
+
+    def one(case):
+        pid, views, path = case
+        body = post(pid, views=views, media=[{"type": "image", "path": path}] if path else [])
+        with httpx.Client(base_url=server, headers=AUTH, timeout=120) as c:
+            return c.post("/evaluate", json={"post": body})
+
+    with ThreadPoolExecutor(12) as pool:
+        responses = list(pool.map(one, cases))
+    for (pid, views, path), r in zip(cases, responses):
+        assert r.status_code == 200, r.text
+        v = r.json()
+        assert v["post_id"] == pid
+        assert (v["error"] or {}).get("code") == ("invalid_media_path" if path == "../outside.png" else None)
+        if v["error"] is None:
+            assert v["checks"]["min_views"]["status"] == ("pass" if views >= 2500 else "fail")
+
+
 def test_rule_failure_is_ineligible(client):
     r = client.post("/evaluate", json={"post": post(views=2499, author={"id": "a", "is_public": False})})
     assert r.status_code == 200, r.text
