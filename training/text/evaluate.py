@@ -7,6 +7,7 @@ Used by train.py; also importable from notebooks/text.ipynb. Two held-out sets:
 
     python -m training.text.evaluate            # prints per-language F1 and the misses
     python -m training.text.evaluate --write    # ... and records them in the shipped card and metrics.json
+    python -m training.text.evaluate --heldout_bank=OLD.yaml [--artifact=DIR]   # F1 on another bank's held-out split
 """
 
 from __future__ import annotations
@@ -183,12 +184,27 @@ def write_independent(res: dict, folder: str | Path) -> None:
     (folder / "card.md").write_text(head + independent_section(res) + "\n" + rest, encoding="utf-8")
 
 
+def heldout_f1(model, bank_path: str | Path, n: int = 10000, seed: int = 1337) -> dict:
+    """Per-language F1 of `model` on the validation split another phrase bank makes (e.g. an older version),
+    so two model versions compare on the same held-out families."""
+    from training.text.generate import generate, load_bank
+
+    rows = generate(n, "val", seed, load_bank(bank_path))
+    scores = model.score_texts([r["text"] for r in rows])
+    res = evaluate(rows, np.array([[s.branded, s.copyright] for s in scores]))
+    return {h: {"all": res["heads"][h]["f1"], **{lg: v["f1"] for lg, v in res["heads"][h]["per_language"].items()}} for h in HEADS}
+
+
 if __name__ == "__main__":
     import sys
 
     from models.text.classifier import DEFAULT_ARTIFACT, load
 
-    res = evaluate_independent(load())
+    args = dict(a.lstrip("-").split("=", 1) for a in sys.argv[1:] if "=" in a)
+    if "heldout_bank" in args:  # python -m training.text.evaluate --heldout_bank=old_phrases.yaml [--artifact=DIR]
+        print(json.dumps(heldout_f1(load(args.get("artifact")), args["heldout_bank"]), indent=1))
+        sys.exit(0)
+    res = evaluate_independent(load(args.get("artifact")))
     if "--write" in sys.argv:  # record the numbers in the shipped artifact's metrics.json and card.md
         write_independent(res, DEFAULT_ARTIFACT)
     for lg, v in res["branded"]["per_language"].items():

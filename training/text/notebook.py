@@ -73,6 +73,32 @@ ax.plot([0, 1], [0, 1], "k--"); ax.legend(); ax.set_xlabel("predicted"); ax.set_
     print(h, {k: round(v, 3) for k, v in m["heads"][h]["per_category_positive_rate"].items()})
 print("English undisclosed-ad proxy F1:", round(m["en_undisclosed_branded_f1"], 3))
 print("recommended thresholds:", json.dumps({h: m["heads"][h]["recommended"] for h in HEADS}, indent=1))"""),
+    ("markdown", "## F1 against the decision threshold (held-out, per language)\nThe policy's `fail_at` is the "
+                 "decision threshold; the card's numbers are at 0.5."),
+    ("code", """from sklearn.metrics import f1_score
+ts = np.round(np.arange(0.05, 0.96, 0.05), 2)
+lang = np.array([r["lang"] for r in rows])
+fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+for i, h in enumerate(HEADS):
+    y = np.array([r[h] for r in rows])
+    for lg in sorted(set(lang)):
+        k = lang == lg
+        f1s = [f1_score(y[k], probs[k, i] >= t) for t in ts]
+        axes[i].plot(ts, f1s, label=lg)
+        print(f"{h:9s} {lg}: best F1 {max(f1s):.3f} at {ts[int(np.argmax(f1s))]:.2f}; at 0.5 {f1s[list(ts).index(0.5)]:.3f}")
+    axes[i].set_title(h); axes[i].set_xlabel("threshold"); axes[i].set_ylabel("F1"); axes[i].legend()
+fig.tight_layout()"""),
+    ("markdown", "## Independent hand-written set (`training/text/independent_posts.jsonl`)\n300 captions, 60 per "
+                 "language, written apart from the phrase bank and the patterns; never trained or tuned on."),
+    ("code", """from training.text.evaluate import evaluate_independent
+ind = evaluate_independent(model)
+for lg, v in ind["branded"]["per_language"].items():
+    print(f"{lg}: branded F1 {v['f1']:.3f}  copyright F1 {ind['copyright']['per_language'][lg]['f1']:.3f}")
+print(f"all: branded F1 {ind['branded']['f1']:.3f}  copyright F1 {ind['copyright']['f1']:.3f}  "
+      f"en undisclosed vs negatives {ind['en_undisclosed_branded_f1']:.3f}")
+print(f"{len(ind['errors'])} posts with an error at 0.5:")
+for e in ind["errors"]:
+    print(f"  {e['lang']} {e['kind']:<20s} b={e['branded']} p={e['p_branded']:.2f}  c={e['copyright']} p={e['p_copyright']:.2f}  {e['text'][:90]!r}")"""),
     ("markdown", "## Error table: most frequent error families, one example each"),
     ("code", """errs = collections.defaultdict(list)
 for r, s, p in zip(rows, scores, probs):
