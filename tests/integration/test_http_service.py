@@ -8,10 +8,8 @@ models are installed (rule checks, error codes, HTTP statuses).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import socket
 import struct
 import subprocess
@@ -21,8 +19,9 @@ import zlib
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
+
+from tests.integration.server_process import free_port, stop
 
 pytestmark = pytest.mark.slow
 
@@ -64,44 +63,11 @@ def post(post_id: str = "p1", **changes) -> dict:
     return base
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def server_env(tmp: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("BONUSCHECK_API_KEYS", "BONUSCHECK_POLICY", "HOST", "PORT")}
     env.update(BENTOML_DO_NOT_TRACK="true", BENTOML_HOME=str(tmp / "bentoml_home"), BONUSCHECK_MEDIA_ROOT=str(tmp / "media"))
     env.update(extra)
     return env
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """Terminate the server, its process group and its workers (BentoML starts each worker in its own session)."""
-    try:
-        family = [proc.pid, *(c.pid for c in psutil.Process(proc.pid).children(recursive=True))]
-    except psutil.NoSuchProcess:
-        family = [proc.pid]
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    for pid in family:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    _, alive = psutil.wait_procs([p for p in map(_proc, family) if p is not None], timeout=5)
-    for p in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            p.kill()
-    psutil.wait_procs(alive, timeout=5)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=1)
-
-
-def _proc(pid: int) -> psutil.Process | None:
-    try:
-        return psutil.Process(pid)
-    except psutil.NoSuchProcess:
-        return None
 
 
 @pytest.fixture(scope="module")
