@@ -239,8 +239,11 @@ YouTube / YouTube Shorts marks. Classes: none, tiktok, youtube. Two stages:
   textures, shapes, stripes, dark screens with text), split screens and picture-in-picture;
   alpha-blended TikTok and YouTube / Shorts marks in several drawings (mono white Shorts logo
   with @handle, "YouTube Shorts", play button + "YouTube", ...) at 30-100 % opacity and
-  4-28 % of frame width, squashed as a frame of a random aspect would be; end cards;
-  look-alike overlays on negatives and positives; blur, resampling, noise and JPEG.
+  4-28 % of frame width, squashed as a frame of a random aspect would be; half of the YouTube marks
+  drawn with every part random (logo shape and proportions, red tone, one-colour versions, word,
+  @handle, layout, text style; DejaVu and Hershey faces only), marks without red at >= 10 % width;
+  end cards; look-alike overlays on negatives and positives, red UI shapes that are not YouTube
+  (play circles, hearts, badges, REC dots); blur, resampling, noise and JPEG.
 - Held out: photos {', '.join(m['split']['test_photos'])}; fonts {', '.join(m['split']['test_fonts'])}.
 
 ## Reproduce

@@ -13,6 +13,7 @@ from __future__ import annotations
 import string
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
@@ -327,3 +328,151 @@ def tiktok_mark_variant(rng: np.random.Generator, font_name: str) -> np.ndarray:
         x = int(fs * 0.2) if rng.random() < 0.6 else int(logo.width * 0.9)
         _text(draw, (x, max(logo.height, wy + word_f.size * 1.2) + 2), handle(rng), font(font_name, fs * rng.uniform(0.5, 0.8)), shadow=shadow)
     return _crop_alpha(img)
+
+
+# --- procedural YouTube / Shorts marks with randomised geometry and glyphs (synth.py) -----------
+# The fixed drawings above teach one logo shape, one text/logo ratio and DejaVu glyphs; a renderer
+# the net never saw (or a real download) draws the logo and text its own way. Here every parameter
+# is drawn: logo shape (rounded rectangle of any ratio and corner radius, the two-pill S, a tilted
+# rounded square, a skewed quad), red hue, triangle size, word and handle sizes relative to the
+# logo, layout, text colour, shadow or outline, and the glyphs: DejaVu styles (training faces plus
+# obliques / light / serif book, never the held-out condensed faces) or OpenCV's Hershey stroke fonts.
+YT_TEXT_FONTS = TRAIN_FONTS + ("DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf", "DejaVuSerif.ttf",
+                               "DejaVuSerif-Italic.ttf", "DejaVuSansMono.ttf", "DejaVuSans-ExtraLight.ttf")
+HERSHEY_FACES = (0, 1, 2, 3, 4, 6, 7)  # cv2.FONT_HERSHEY_* (5 = script simplex reads poorly even large)
+
+
+def _text_any(img: Image.Image, xy, text: str, size: float, face, fill, effect: str) -> float:
+    """Draw `text` at `xy` (top-left) with a DejaVu file name or a Hershey face (int) at about `size`
+    pixels cap-to-descender; effect: "shadow", "outline" or "none". Returns the drawn width."""
+    x, y = int(xy[0]), int(xy[1])
+    if isinstance(face, str):
+        fnt = font(face, size)
+        draw = ImageDraw.Draw(img)
+        if effect == "shadow":
+            draw.text((x + max(1, size // 24), y + max(1, size // 24)), text, font=fnt, fill=(0, 0, 0, 140))
+        kw = {"stroke_width": max(1, int(size / 14)), "stroke_fill": (0, 0, 0, 200)} if effect == "outline" else {}
+        draw.text((x, y), text, font=fnt, fill=fill, **kw)
+        return draw.textlength(text, font=fnt)
+    # Hershey stroke fonts (OpenCV): a glyph style no TrueType face above has
+    scale = cv2.getFontScaleFromHeight(face, max(4, int(size * 0.75)), 1)
+    thick = max(1, int(round(size / 14)))
+    (tw, th), base = cv2.getTextSize(text, face, scale, thick)
+    pad = thick + 3
+    mask = np.zeros((th + base + 2 * pad, tw + 2 * pad), np.uint8)
+    cv2.putText(mask, text, (pad, pad + th), face, scale, 255, thick, cv2.LINE_AA)
+    def paste(m: np.ndarray, colour, dx: int, dy: int) -> None:
+        layer = Image.new("RGBA", (m.shape[1], m.shape[0]), tuple(colour[:3]) + (0,))
+        layer.putalpha(Image.fromarray((m.astype(np.float32) * colour[3] / 255).astype(np.uint8)))
+        img.alpha_composite(layer, (max(0, x + dx), max(0, y + dy)))
+    if effect == "outline":
+        paste(cv2.dilate(mask, np.ones((3, 3), np.uint8), iterations=max(1, thick // 2)), (0, 0, 0, 200), 0, 0)
+    elif effect == "shadow":
+        paste(mask, (0, 0, 0, 140), 1, 1)
+    paste(mask, fill, 0, 0)
+    return float(tw)
+
+
+def youtube_logo_random(rng: np.random.Generator, h: int, mono: bool = False) -> Image.Image:
+    """A YouTube / Shorts logo of random shape and red (or one colour with the triangle cut out, `mono`)."""
+    red = (int(rng.integers(205, 256)), int(rng.integers(0, 40)), int(rng.integers(0, 45)))
+    if not mono:
+        col = red
+    elif rng.random() < 0.85:
+        col = (255, 255, 255)
+    else:
+        col = (int(rng.integers(180, 256)),) * 3  # light grey
+    shape = rng.choice(["rect", "pills", "tilted", "skew"], p=[0.45, 0.2, 0.2, 0.15])
+    if shape == "pills":
+        return shorts_logo_mono(h, col) if mono else shorts_logo(h)
+    w = int(h * (rng.uniform(1.15, 1.65) if shape == "rect" else 1.0))
+    img, draw = _canvas(w * 1.5, h * 1.5)
+    ox, oy = w * 0.25, h * 0.25
+    if shape == "rect":
+        draw.rounded_rectangle([ox, oy, ox + w - 1, oy + h - 1], radius=h * rng.uniform(0.12, 0.45), fill=col + (255,))
+    elif shape == "tilted":  # one rounded square turned by 20-45 degrees (a Shorts-like "S" block)
+        sq, sd = _canvas(w, h)
+        sd.rounded_rectangle([0, 0, w - 1, h - 1], radius=h * rng.uniform(0.15, 0.4), fill=col + (255,))
+        sq = sq.rotate(float(rng.uniform(20, 45)) * rng.choice([-1, 1]), expand=True, resample=Image.BICUBIC)
+        img, draw = _canvas(sq.width, sq.height)
+        img.alpha_composite(sq)
+        w, h, ox, oy = sq.width, sq.height, 0, 0
+    else:  # skewed quad (parallelogram / rhombus-like)
+        k = rng.uniform(0.15, 0.35)
+        pts = [(ox + w * k, oy), (ox + w, oy + h * k), (ox + w * (1 - k), oy + h), (ox, oy + h * (1 - k))]
+        draw.polygon(pts, fill=col + (255,))
+    cx, cy, t = ox + w / 2, oy + h / 2, h * rng.uniform(0.15, 0.26)
+    tri = [(cx - t * 0.8, cy - t), (cx - t * 0.8, cy + t), (cx + t, cy)]
+    draw.polygon(tri, fill=(0, 0, 0, 0) if mono else (255, 255, 255, 255))
+    return Image.fromarray(_crop_alpha(img))
+
+
+def youtube_mark_random(rng: np.random.Generator, font_name: str, mono: bool | None = None) -> np.ndarray:
+    """A YouTube / Shorts mark with every drawing parameter random (see the section comment);
+    `mono` (None = 20 % of marks): a one-colour logo. Always carries a word or an @handle."""
+    mono = bool(rng.random() < 0.2) if mono is None else mono
+    lh = int(48 * rng.uniform(0.8, 1.5))
+    logo = youtube_logo_random(rng, lh, mono)
+    face = YT_TEXT_FONTS[rng.integers(len(YT_TEXT_FONTS))] if rng.random() < 0.75 else int(rng.choice(HERSHEY_FACES))
+    if rng.random() < 0.4:  # the mark's own font, as the other drawings use
+        face = font_name
+    r = rng.random()  # text colour: white, light grey or dark
+    if r < 0.65:
+        fill = (255, 255, 255, 255)
+    elif r < 0.75:
+        fill = (int(rng.integers(190, 240)),) * 3 + (255,)
+    else:
+        fill = (int(rng.integers(10, 70)),) * 3 + (255,)
+    effect = str(rng.choice(["shadow", "outline", "none"], p=[0.45, 0.15, 0.4])) if fill[0] > 128 else "none"
+    word = str(rng.choice(["YouTube", "Shorts", "YouTube Shorts", ""], p=[0.4, 0.3, 0.15, 0.15]))
+    ws = logo.height * rng.uniform(0.55, 1.15)  # word size relative to the logo
+    hs = ws * rng.uniform(0.5, 0.9)  # handle size relative to the word
+    layout = str(rng.choice(["beside_under", "beside", "stack_beside", "under_logo"]))
+    if not word:
+        layout = "handle_beside" if rng.random() < 0.6 else "under_logo"
+    img, _ = _canvas(lh * 24, lh * 6)
+    img.alpha_composite(logo, (0, 0))
+    gap = logo.width + lh * rng.uniform(0.08, 0.35)
+    if layout == "beside":  # logo + word on one line, no handle
+        _text_any(img, (gap, logo.height / 2 - ws * 0.6), word, ws, face, fill, effect)
+    elif layout == "beside_under":  # logo + word, handle under the whole mark
+        _text_any(img, (gap, logo.height / 2 - ws * 0.6), word, ws, face, fill, effect)
+        _text_any(img, (lh * rng.uniform(0, 0.3), logo.height + lh * rng.uniform(0.05, 0.4)), handle(rng), hs, face, fill, effect)
+    elif layout == "stack_beside":  # word above handle, both right of the logo
+        _text_any(img, (gap, 0), word, ws, face, fill, effect)
+        _text_any(img, (gap, ws * 1.15), handle(rng), hs, face, fill, effect)
+    elif layout == "handle_beside":  # logo + @handle only (downloaded Shorts)
+        _text_any(img, (gap, logo.height / 2 - hs * 0.6), handle(rng), hs * rng.uniform(1.0, 1.4), face, fill, effect)
+    else:  # under_logo: word (if any) beside, handle under the logo
+        if word:
+            _text_any(img, (gap, logo.height / 2 - ws * 0.6), word, ws, face, fill, effect)
+        _text_any(img, (0, logo.height + lh * 0.1), handle(rng), hs, face, fill, effect)
+    return _crop_alpha(img)
+
+
+def red_shape_negative(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
+    """Red UI shapes that are not YouTube's mark, as a full-frame RGBA layer: a red circle or square
+    with a play triangle, a heart, a notification badge, a record dot, a red pill without a glyph."""
+    img, _ = _canvas(w, h)
+    s = int(w * rng.uniform(0.04, 0.16))
+    red = (int(rng.integers(200, 256)), int(rng.integers(0, 60)), int(rng.integers(0, 70)), 255)
+    btn, d = _canvas(s * 2.2, s)
+    kind = rng.integers(0, 5)
+    if kind == 0:  # circle or square with a play triangle
+        (d.ellipse if rng.random() < 0.5 else d.rectangle)([0, 0, s - 1, s - 1], fill=red)
+        t = s * 0.22
+        d.polygon([(s / 2 - t * 0.7, s / 2 - t), (s / 2 - t * 0.7, s / 2 + t), (s / 2 + t, s / 2)], fill="white")
+    elif kind == 1:  # heart
+        d.ellipse([0, 0, s * 0.55, s * 0.55], fill=red)
+        d.ellipse([s * 0.45, 0, s, s * 0.55], fill=red)
+        d.polygon([(s * 0.03, s * 0.38), (s * 0.97, s * 0.38), (s * 0.5, s * 0.95)], fill=red)
+    elif kind == 2:  # notification badge with a count
+        d.ellipse([0, 0, s - 1, s - 1], fill=red)
+        d.text((s * 0.28, s * 0.15), str(int(rng.integers(1, 99))), font=font(TRAIN_FONTS[0], s * 0.55), fill="white")
+    elif kind == 3:  # record dot + REC / LIVE
+        d.ellipse([0, s * 0.25, s * 0.5, s * 0.75], fill=red)
+        d.text((s * 0.6, s * 0.2), str(rng.choice(["REC", "LIVE"])), font=font(TRAIN_FONTS[0], s * 0.55), fill="white")
+    else:  # a red pill / rounded bar without a glyph
+        d.rounded_rectangle([0, 0, s * 1.4, s * 0.7], radius=s * 0.3, fill=red)
+    img.alpha_composite(btn, (int(rng.uniform(0.02, 0.85) * w), int(rng.uniform(0.02, 0.92) * h)))
+    return np.asarray(img)

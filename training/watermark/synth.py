@@ -67,16 +67,22 @@ class Synth:
 
     def __init__(self, photos: list[np.ndarray], footage: list[np.ndarray], fonts, out_size, seed: int,
                  n_marks: int = 240, n_overlays: int = 400, n_cards: int = 40, min_opacity: float = 0.3,
-                 yt_min_width: float = 0.04, mono_min_width: float = 0.0) -> None:
+                 yt_min_width: float = 0.04, mono_min_width: float = 0.0, yt_random_frac: float = 0.0,
+                 n_red_negatives: int = 0, class_p=(0.45, 0.25, 0.25, 0.05)) -> None:
         rng = np.random.default_rng(seed)
         # mark opacity starts at min_opacity; YouTube marks at yt_min_width of the frame width; marks
         # without any red (a plain white Shorts logo + handle) at mono_min_width, since small they look
-        # like the bare @handles that are negatives
+        # like the bare @handles that are negatives. yt_random_frac of the YouTube pool is drawn by
+        # R.youtube_mark_random (random logo shape, layout and glyphs), the rest by the fixed drawings;
+        # n_red_negatives red UI shapes join the look-alike pool; class_p: none, tiktok, youtube, end card
         self.min_opacity, self.yt_min_width, self.mono_min_width = min_opacity, yt_min_width, mono_min_width
+        self.class_p = tuple(class_p)
         self.photos, self.footage, self.fonts, self.out_size = photos, footage, list(fonts), tuple(out_size)
         font = lambda: self.fonts[rng.integers(len(self.fonts))]  # noqa: E731
         self.tt_marks = [(R.tiktok_mark if i % 2 else R.tiktok_mark_variant)(rng, font()) for i in range(n_marks)]
-        self.yt_marks = [(R.youtube_mark if i % 3 == 0 else R.youtube_mark_variant)(rng, font()) for i in range(n_marks)]
+        n_random = int(round(n_marks * yt_random_frac))
+        self.yt_marks = [(R.youtube_mark if i % 3 == 0 else R.youtube_mark_variant)(rng, font()) for i in range(n_marks - n_random)]
+        self.yt_marks += [R.youtube_mark_random(rng, font()) for _ in range(n_random)]
         self.yt_mono = [bool(((m[..., 0].astype(int) - m[..., 1]) * (m[..., 3] > 128) < 80).all()) for m in self.yt_marks]
         H, W = self.out_size
         self.overlays = []  # full-frame look-alike layers squashed to the input size
@@ -84,6 +90,9 @@ class Synth:
             w, h = D.FRAME_SIZES[rng.choice(len(D.FRAME_SIZES), p=D.SIZE_WEIGHTS)]
             layer, kind = R.hard_negative(rng, font(), w, h)
             self.overlays.append(_tight(_premult_resize(layer, W, H)))
+        for _ in range(n_red_negatives):
+            w, h = D.FRAME_SIZES[rng.choice(len(D.FRAME_SIZES), p=D.SIZE_WEIGHTS)]
+            self.overlays.append(_tight(_premult_resize(R.red_shape_negative(rng, w, h), W, H)))
         self.cards = []
         for _ in range(n_cards):
             w, h = D.FRAME_SIZES[rng.choice(len(D.FRAME_SIZES), p=D.SIZE_WEIGHTS)]
@@ -206,12 +215,13 @@ class Synth:
         k = rng.integers(len(pool))
         mark = pool[k]
         frac = rng.uniform(0.07, 0.28) if label == TIKTOK else float(np.exp(rng.uniform(np.log(self.yt_min_width), np.log(0.22))))
-        if label == YOUTUBE and self.yt_mono[k]:
+        flat = rng.random() < 0.15  # a mark drawn in one flat colour (white / grey) at any opacity
+        if label == YOUTUBE and (self.yt_mono[k] or flat):
             frac = max(frac, self.mono_min_width)
         mw = max(3, int(round(frac * W)))
         mh = max(3, int(round(mark.shape[0] / mark.shape[1] * frac * fw / fh * H)))
         layer = _premult_resize(mark, mw, mh)
-        if rng.random() < 0.15:  # a mark drawn in one flat colour (white / grey) at any opacity
+        if flat:
             layer[..., :3] = rng.uniform(180, 255)
         slot = str(rng.choice(SLOTS_TT, p=SLOTS_TT_P) if label == TIKTOK else rng.choice(SLOTS_YT))
         x, y = D.mark_position(rng, W, H, mw, mh, slot)
@@ -222,7 +232,7 @@ class Synth:
     def sample(self, rng, label: int | None = None) -> tuple[np.ndarray, int, np.ndarray]:
         """One frame: (uint8 (H, W, 3), class, box relative xywh or nan)."""
         if label is None:
-            label = int(rng.choice(4, p=[0.45, 0.25, 0.25, 0.05]))  # none, tiktok, youtube, end card
+            label = int(rng.choice(4, p=self.class_p))  # none, tiktok, youtube, end card
         img = self.background(rng)
         box = np.full(4, np.nan, np.float32)
         n_over = int(rng.integers(1, 4)) if (label == 0 and rng.random() < 0.5) else int(rng.random() < 0.3)
