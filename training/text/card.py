@@ -162,10 +162,10 @@ def independent_section(res: dict | None) -> str:
 neither the phrase bank nor `patterns.yaml` (disclosed and undisclosed partnerships, reupload credits, disclaimers,
 reuse, hard negatives, plain posts). Never used for training or tuning. Small: one post moves a language's F1 by
 about 0.02-0.04. `python -m training.text.evaluate` prints these numbers and every miss.
-Caveat: the families added to the bank's copyright and hard-negative categories in this version were commissioned
-after this set's misses of the previous model had been seen; two families that brief shaped (talk about ad labelling
-and other senses of "Anzeige"; sitcom compilations) were removed before training, the rest follow the issue's own
-list (match clips, TV clips, full episodes, credits, disclaimers, own work). Read these numbers as slightly optimistic.
+Caveat: most families added to the bank on 2026-11-26 (copyright, hard negatives, a second round of branded ones)
+were commissioned after this set's misses of an earlier model had been seen, by helpers who never opened this set;
+two families one brief shaped (talk about ad labelling and other senses of "Anzeige"; sitcom compilations) were
+removed before training, the briefs otherwise follow the issue's own lists. Read these numbers as slightly optimistic.
 
 | lang | branded F1 (positives) | copyright F1 (positives) | branded false alarms / negatives |
 |---|---|---|---|
