@@ -13,6 +13,7 @@ batches grow with the queue, so frames of many requests share one CNN call.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from typing import Callable, Generic, Sequence, TypeVar
 
 __all__ = ["Coalescer"]
@@ -45,7 +46,7 @@ class Coalescer(Generic[T, R]):
         self._queue: list[_Slot[T, R]] = []
         self._running = 0
         self._cond = threading.Condition()
-        self.batch_sizes: list[int] = []  # every batch's size, for tests and metrics (bounded below)
+        self.batch_sizes: deque[int] = deque(maxlen=1000)  # the latest batches' sizes, for tests and metrics
 
     def __call__(self, item: T) -> R:
         slot: _Slot[T, R] = _Slot(item)
@@ -81,5 +82,5 @@ class Coalescer(Generic[T, R]):
             for s in batch:
                 s.done = True
             self._running -= 1
-            self.batch_sizes = (self.batch_sizes + [len(batch)])[-1000:]
+            self.batch_sizes.append(len(batch))
             self._cond.notify_all()

@@ -13,9 +13,10 @@ Posts the lexical stage is sure about keep p_lex; the others get the stacked, ca
 blend of both stages' logits (a, b, d per check, fitted on out-of-fold logits). Evidence
 spans come from patterns.yaml (models/text/evidence.py); when a check is flagged that no rule
 span supports, the words that pushed its logit most come back: `contextual_cue` spans for a
-routed post (transformer token shares), `lexical_cue` spans otherwise (word n-gram shares). The artifact is a folder: config.json, weights.safetensors (idf
-vectors, coefficients, Platt parameters), patterns.yaml, contextual.safetensors (fine-tuned
-top layers + head in fp16, stacking weights), card.md, metrics.json. No pickle is loaded.
+routed post (transformer token shares), `lexical_cue` spans otherwise (word n-gram shares).
+The artifact is a folder: config.json, weights.safetensors (idf vectors, coefficients, Platt
+parameters), patterns.yaml, contextual.safetensors (fine-tuned top layers + head in fp16,
+stacking weights), card.md, metrics.json. No pickle is loaded.
 """
 
 from __future__ import annotations
@@ -204,8 +205,6 @@ class TextClassifier:
         post comes back without evidence. Routed posts show the tokens that raised the transformer's
         logit (`contextual_cue`); the others (the lexical stage was sure and no pattern fired) show the
         words whose word n-grams raised the lexical logit (`lexical_cue`), which costs no encoder pass."""
-        from .contextual import cue_spans
-
         floor = self.config.evidence_min_score
         out: dict[int, list[dict]] = {}
         for i, text in enumerate(texts):
@@ -213,7 +212,12 @@ class TextClassifier:
                 if probs[i, h] < floor or any(s["check"] == check for s in spans[i]):
                     continue
                 k = self.config.cue_tokens
-                found = cue_spans(text, contrib[i], h, k, check) if i in contrib else self.lexical_cues(text, h, k, check)
+                if i in contrib:
+                    from .contextual import cue_spans  # torch-backed module: only when the transformer ran
+
+                    found = cue_spans(text, contrib[i], h, k, check)
+                else:
+                    found = self.lexical_cues(text, h, k, check)
                 # no word pushes the score up (the score is the model's prior): point at the whole post
                 end = min(len(text), WHOLE_TEXT_CHARS)
                 out.setdefault(i, []).extend(found or [{"start": 0, "end": end, "label": "whole_text", "check": check, "text": text[:end]}])

@@ -35,7 +35,7 @@ def wait_queued(c: Coalescer, n: int) -> None:
 def test_a_lone_call_runs_at_once():
     c = Coalescer(lambda xs: [x + 1 for x in xs])
     assert [c(i) for i in range(3)] == [1, 2, 3]
-    assert c.batch_sizes == [1, 1, 1]
+    assert list(c.batch_sizes) == [1, 1, 1]
 
 
 def test_calls_arriving_during_a_batch_share_the_next_one():
