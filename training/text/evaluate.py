@@ -6,23 +6,27 @@ Used by train.py; also importable from notebooks/text.ipynb. Two held-out sets:
     the patterns (their author never saw either), 60 per language. Score the shipped model:
 
     python -m training.text.evaluate            # prints per-language F1 and the misses
-    python -m training.text.evaluate --write    # ... and records them in the shipped card and metrics.json
     python -m training.text.evaluate --heldout_bank=OLD.yaml [--artifact=DIR]   # F1 on another bank's held-out split
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import json
+from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import average_precision_score, confusion_matrix, f1_score, precision_recall_curve
 
-__all__ = ["calibration_bins", "evaluate", "evaluate_independent", "load_independent", "plot_all", "thresholds"]
+__all__ = ["calibration_bins", "evaluate", "evaluate_independent", "heldout_f1", "load_independent", "plot_all",
+           "print_independent", "probs_of", "thresholds"]
 
 HEADS = ("branded", "copyright")
 INDEPENDENT_SET = Path(__file__).with_name("independent_posts.jsonl")
+
+
+def probs_of(scores) -> np.ndarray:
+    """(N, 2) [P(branded), P(copyright)] of a list of TextScore."""
+    return np.array([[s.branded, s.copyright] for s in scores]).reshape(-1, 2)
 
 
 def calibration_bins(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> dict:
@@ -152,8 +156,7 @@ def load_independent(path: str | Path = INDEPENDENT_SET) -> list[dict]:
 def evaluate_independent(model, rows: list[dict] | None = None, threshold: float = 0.5) -> dict:
     """Per-language F1 of `model` (anything with score_texts) on the hand-written set, with its misses."""
     rows = load_independent() if rows is None else rows
-    scores = model.score_texts([r["text"] for r in rows])
-    probs = np.array([[s.branded, s.copyright] for s in scores])  # (N, 2)
+    probs = probs_of(model.score_texts([r["text"] for r in rows]))  # (N, 2)
     full = evaluate(rows, probs, threshold)
     out = {"n": len(rows), "threshold": threshold, "en_undisclosed_branded_f1": full["en_undisclosed_branded_f1"]}
     for head in HEADS:
@@ -167,49 +170,34 @@ def evaluate_independent(model, rows: list[dict] | None = None, threshold: float
     return out
 
 
-def write_independent(res: dict, folder: str | Path) -> None:
-    """Store `res` in the artifact's metrics.json and replace the card's section (the rest is untouched)."""
-    from training.text.card import INDEPENDENT_HEADING, independent_section
-
-    folder = Path(folder)
-    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-    metrics["independent"] = res
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
-    card = (folder / "card.md").read_text(encoding="utf-8")
-    head, sep, tail = card.partition(INDEPENDENT_HEADING)
-    rest = tail[tail.find("\n## ") + 1 :] if sep and "\n## " in tail else ""
-    if not sep:  # no section yet: put it before the speed section
-        head, sep, rest = card.partition("## Speed")
-        rest = sep + rest
-    (folder / "card.md").write_text(head + independent_section(res) + "\n" + rest, encoding="utf-8")
-
-
 def heldout_f1(model, bank_path: str | Path, n: int = 10000, seed: int = 1337) -> dict:
     """Per-language F1 of `model` on the validation split another phrase bank makes (e.g. an older version),
     so two model versions compare on the same held-out families."""
     from training.text.generate import generate, load_bank
 
     rows = generate(n, "val", seed, load_bank(bank_path))
-    scores = model.score_texts([r["text"] for r in rows])
-    res = evaluate(rows, np.array([[s.branded, s.copyright] for s in scores]))
+    res = evaluate(rows, probs_of(model.score_texts([r["text"] for r in rows])))
     return {h: {"all": res["heads"][h]["f1"], **{lg: v["f1"] for lg, v in res["heads"][h]["per_language"].items()}} for h in HEADS}
 
 
-if __name__ == "__main__":
-    import sys
-
-    from models.text.classifier import DEFAULT_ARTIFACT, load
-
-    args = dict(a.lstrip("-").split("=", 1) for a in sys.argv[1:] if "=" in a)
-    if "heldout_bank" in args:  # python -m training.text.evaluate --heldout_bank=old_phrases.yaml [--artifact=DIR]
-        print(json.dumps(heldout_f1(load(args.get("artifact")), args["heldout_bank"]), indent=1))
-        sys.exit(0)
-    res = evaluate_independent(load(args.get("artifact")))
-    if "--write" in sys.argv:  # record the numbers in the shipped artifact's metrics.json and card.md
-        write_independent(res, DEFAULT_ARTIFACT)
+def print_independent(res: dict, text_chars: int = 100) -> None:
+    """Per-language F1 of `evaluate_independent` results, then every miss."""
     for lg, v in res["branded"]["per_language"].items():
         print(f"{lg}: branded F1 {v['f1']:.3f}  copyright F1 {res['copyright']['per_language'][lg]['f1']:.3f}")
     print(f"all: branded F1 {res['branded']['f1']:.3f} copyright F1 {res['copyright']['f1']:.3f} "
           f"en undisclosed {res['en_undisclosed_branded_f1']:.3f}; {len(res['errors'])} posts with an error:")
     for e in res["errors"]:
-        print(f"  {e['lang']} {e['kind']:<20} b={e['branded']} p={e['p_branded']:.2f}  c={e['copyright']} p={e['p_copyright']:.2f}  {e['text'][:100]!r}")
+        print(f"  {e['lang']} {e['kind']:<20} b={e['branded']} p={e['p_branded']:.2f}  c={e['copyright']} p={e['p_copyright']:.2f}  "
+              f"{e['text'][:text_chars]!r}")
+
+
+if __name__ == "__main__":
+    import sys
+
+    from models.text.classifier import load
+
+    args = dict(a.lstrip("-").split("=", 1) for a in sys.argv[1:] if "=" in a)
+    if "heldout_bank" in args:  # python -m training.text.evaluate --heldout_bank=old_phrases.yaml [--artifact=DIR]
+        print(json.dumps(heldout_f1(load(args.get("artifact")), args["heldout_bank"]), indent=1))
+    else:
+        print_independent(evaluate_independent(load(args.get("artifact"))))

@@ -28,12 +28,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from models.text import load
 from training.text.generate import generate
-from training.text.evaluate import evaluate, HEADS
+from training.text.evaluate import evaluate, probs_of, HEADS
 model = load()
 cfg = json.load(open("models/text/artifact/metrics.json"))["config"]
 rows = generate(cfg["n_val"], "val", cfg["seed"])
 scores = model.score_texts([r["text"] for r in rows])
-probs = np.array([[s.branded, s.copyright] for s in scores])
+probs = probs_of(scores)
 m = evaluate(rows, probs)
 x, _ = model.features([r["text"] for r in rows])
 lex_probs = model.calibrate(model.logits(x))  # the lexical stage alone
@@ -90,15 +90,8 @@ for i, h in enumerate(HEADS):
 fig.tight_layout()"""),
     ("markdown", "## Independent hand-written set (`training/text/independent_posts.jsonl`)\n300 captions, 60 per "
                  "language, written apart from the phrase bank and the patterns; never trained or tuned on."),
-    ("code", """from training.text.evaluate import evaluate_independent
-ind = evaluate_independent(model)
-for lg, v in ind["branded"]["per_language"].items():
-    print(f"{lg}: branded F1 {v['f1']:.3f}  copyright F1 {ind['copyright']['per_language'][lg]['f1']:.3f}")
-print(f"all: branded F1 {ind['branded']['f1']:.3f}  copyright F1 {ind['copyright']['f1']:.3f}  "
-      f"en undisclosed vs negatives {ind['en_undisclosed_branded_f1']:.3f}")
-print(f"{len(ind['errors'])} posts with an error at 0.5:")
-for e in ind["errors"]:
-    print(f"  {e['lang']} {e['kind']:<20s} b={e['branded']} p={e['p_branded']:.2f}  c={e['copyright']} p={e['p_copyright']:.2f}  {e['text'][:90]!r}")"""),
+    ("code", """from training.text.evaluate import evaluate_independent, print_independent
+print_independent(evaluate_independent(model), text_chars=90)"""),
     ("markdown", "## Error table: most frequent error families, one example each"),
     ("code", """errs = collections.defaultdict(list)
 for r, s, p in zip(rows, scores, probs):

@@ -37,7 +37,7 @@ from models.text.config import TextConfig
 from models.text.contextual import ContextualStage, base_model_dir
 from training.configurator import apply_overrides, git_commit
 from training.text.card import render_card
-from training.text.evaluate import HEADS, evaluate, evaluate_independent, plot_all
+from training.text.evaluate import HEADS, evaluate, evaluate_independent, plot_all, probs_of
 from training.text.generate import generate, load_bank
 
 # -----------------------------------------------------------------------------
@@ -284,7 +284,7 @@ def main() -> None:
     lexical, lex_oof = _train(lex_cfg, patterns, train_rows, log)
     log("lexical stage trained")
     lex_scores = lexical.score_texts(val_texts)
-    lex_probs = np.array([[s.branded, s.copyright] for s in lex_scores])  # (N, 2)
+    lex_probs = probs_of(lex_scores)  # (N, 2)
     lex_metrics = evaluate(val_rows, lex_probs)
     log(f"lexical held-out branded F1 {lex_metrics['heads']['branded']['f1']:.4f}, copyright F1 {lex_metrics['heads']['copyright']['f1']:.4f}")
     model, extra, alternatives = lexical, {}, {}
@@ -301,7 +301,7 @@ def main() -> None:
     t_eval = time.perf_counter()
     scores = model.score_texts(val_texts)
     eval_s = time.perf_counter() - t_eval
-    probs = np.array([[s.branded, s.copyright] for s in scores])  # (N, 2)
+    probs = probs_of(scores)  # (N, 2)
     metrics = evaluate(val_rows, probs)
     metrics.update({"version": cfg.version, "git_commit": commit, "config": resolved,
                     "rule_labels": list(model.extractor.labels), "base_package": f"{base_package}=={base_version}" if contextual else None,
@@ -320,7 +320,7 @@ def main() -> None:
         base_cfg = TextConfig(**{**lex_cfg.__dict__, "rule_weight": 0.0})
         base, _ = _train(base_cfg, patterns, train_rows, log)
         bs = base.score_texts(val_texts)
-        bm = evaluate(val_rows, np.array([[s.branded, s.copyright] for s in bs]))
+        bm = evaluate(val_rows, probs_of(bs))
         metrics["ablation_no_rules"] = {h: {lg: v["f1"] for lg, v in bm["heads"][h]["per_language"].items()} for h in HEADS}
         metrics["ablation_no_rules"]["en_undisclosed_branded_f1"] = bm["en_undisclosed_branded_f1"]
         log("baseline (no rule features) done")

@@ -121,13 +121,18 @@ def tiktok_end_card(rng: np.random.Generator, w: int, h: int, font_name: str) ->
     return np.asarray(img)
 
 
+def _play_triangle(cx: float, cy: float, t: float) -> list[tuple[float, float]]:
+    """The play glyph of YouTube-style logos: a right-pointing triangle of half-height t centred near (cx, cy)."""
+    return [(cx - t * 0.8, cy - t), (cx - t * 0.8, cy + t), (cx + t, cy)]
+
+
 def play_button(h: int, color=YT_RED, ratio: float = 1.42, radius: float = 0.28, glyph: str = "triangle") -> Image.Image:
     w = int(h * ratio)
     img, draw = _canvas(w, h)
     draw.rounded_rectangle([0, 0, w - 1, h - 1], radius=h * radius, fill=tuple(color) + (255,))
     cx, cy, t = w / 2, h / 2, h * 0.22
     if glyph == "triangle":
-        draw.polygon([(cx - t * 0.8, cy - t), (cx - t * 0.8, cy + t), (cx + t, cy)], fill="white")
+        draw.polygon(_play_triangle(cx, cy, t), fill="white")
     elif glyph == "pause":
         draw.rectangle([cx - t, cy - t, cx - t * 0.3, cy + t], fill="white")
         draw.rectangle([cx + t * 0.3, cy - t, cx + t, cy + t], fill="white")
@@ -147,7 +152,7 @@ def shorts_logo(h: int) -> Image.Image:
         img.alpha_composite(pill, (int(w * (0.08 if y0 < 0.3 else 0.0)), int(h * y0)))
     cx, cy, t = w * 0.47, h * 0.52, h * 0.15
     draw = ImageDraw.Draw(img)
-    draw.polygon([(cx - t * 0.8, cy - t), (cx - t * 0.8, cy + t), (cx + t, cy)], fill="white")
+    draw.polygon(_play_triangle(cx, cy, t), fill="white")
     return img
 
 
@@ -270,7 +275,7 @@ def play_button_mono(h: int, color=(255, 255, 255)) -> Image.Image:
     """A one-colour play button with the triangle cut out (transparent)."""
     img = play_button(h, color=color, glyph="none")
     w, cx, cy, t = img.width, img.width / 2, h / 2, h * 0.22
-    ImageDraw.Draw(img).polygon([(cx - t * 0.8, cy - t), (cx - t * 0.8, cy + t), (cx + t, cy)], fill=(0, 0, 0, 0))
+    ImageDraw.Draw(img).polygon(_play_triangle(cx, cy, t), fill=(0, 0, 0, 0))
     return img
 
 
@@ -402,8 +407,7 @@ def youtube_logo_random(rng: np.random.Generator, h: int, mono: bool = False) ->
         pts = [(ox + w * k, oy), (ox + w, oy + h * k), (ox + w * (1 - k), oy + h), (ox, oy + h * (1 - k))]
         draw.polygon(pts, fill=col + (255,))
     cx, cy, t = ox + w / 2, oy + h / 2, h * rng.uniform(0.15, 0.26)
-    tri = [(cx - t * 0.8, cy - t), (cx - t * 0.8, cy + t), (cx + t, cy)]
-    draw.polygon(tri, fill=(0, 0, 0, 0) if mono else (255, 255, 255, 255))
+    draw.polygon(_play_triangle(cx, cy, t), fill=(0, 0, 0, 0) if mono else (255, 255, 255, 255))
     return Image.fromarray(_crop_alpha(img))
 
 
