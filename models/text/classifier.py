@@ -10,7 +10,11 @@ A two-stage cascade scores each post for two checks:
     fine-tuned MiniLM (models/text/contextual.py) ─► contextual logits c ─► p = sigmoid(a·z + b·c + d)
 
 Posts the lexical stage is sure about keep p_lex; the others get the stacked, calibrated
-blend of both stages' logits (a, b, d per check, fitted on out-of-fold logits). Evidence
+blend of both stages' logits (a, b, d per check, fitted on out-of-fold logits). Last, every
+probability is recalibrated on held-out phrase families: p' = sigmoid(s·logit(p) + t) per check.
+Out-of-fold logits come from families the bank shares ideas with; posts with a genuinely new idea
+score lower while still ranking above the negatives, so held-out families are the closer stand-in
+for real captions (training/text/train.py fits s, t; the card reports cross-fitted numbers). Evidence
 spans come from patterns.yaml (models/text/evidence.py); when a check is flagged that no rule
 span supports, the words that pushed its logit most come back: `contextual_cue` spans for a
 routed post (transformer token shares), `lexical_cue` spans otherwise (word n-gram shares).
@@ -37,11 +41,12 @@ from sklearn.preprocessing import normalize
 from .config import TextConfig
 from .evidence import CHECKS, SpanExtractor
 
-__all__ = ["TextScore", "TextClassifier", "load", "DEFAULT_ARTIFACT"]
+__all__ = ["TextScore", "TextClassifier", "load", "recalibrate", "DEFAULT_ARTIFACT"]
 
 DEFAULT_ARTIFACT = Path(__file__).resolve().parent / "artifact"
 PATTERNS_FILE = Path(__file__).resolve().parent / "patterns.yaml"
-_WEIGHT_SHAPES = ("idf_char", "idf_word", "coef", "intercept", "platt")
+_WEIGHT_SHAPES = ("idf_char", "idf_word", "coef", "intercept", "platt", "recalibration")
+IDENTITY_CALIBRATION = np.array([[1.0, 0.0], [1.0, 0.0]], np.float32)  # [slope, bias] per head: p unchanged
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,9 @@ class TextClassifier:
     Args:
         config: the feature and model settings the weights were trained with.
         weights: idf_char (char_features,), idf_word (word_features,), coef (D, 2),
-            intercept (2,), platt (2, 2) rows [slope, bias] per head; D = char + word + rules.
+            intercept (2,), platt (2, 2) rows [slope, bias] per head; D = char + word + rules;
+        recalibration (2, 2) rows [slope, bias] per head on the logit of the final probability
+        (optional: identity when absent, as in artifacts trained before it existed).
         patterns: the parsed patterns file (see patterns.yaml).
         contextual: the contextual stage (models/text/contextual.py), required when config.contextual.
         stack: (2, 3) rows [w_lexical, w_contextual, bias] per head, required with `contextual`.
@@ -104,6 +111,7 @@ class TextClassifier:
         self.stack = np.asarray(stack, dtype=np.float32) if self.contextual is not None else None
         self.version = config.version
         self.extractor = SpanExtractor(patterns)
+        weights = {"recalibration": IDENTITY_CALIBRATION, **weights}
         missing = [k for k in _WEIGHT_SHAPES if k not in weights]
         if missing:
             raise ValueError(f"TextClassifier weights: missing {missing}; expected {list(_WEIGHT_SHAPES)}")
@@ -114,6 +122,7 @@ class TextClassifier:
             "coef": (dim, 2),
             "intercept": (2,),
             "platt": (2, 2),
+            "recalibration": (2, 2),
         }
         for key, shape in expected.items():
             if tuple(weights[key].shape) != shape:
@@ -173,14 +182,32 @@ class TextClassifier:
         Returns:
             list of TextScore, empty for an empty batch.
         """
-        if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
-            raise TypeError(f"texts: expected a sequence of str, got {type(texts).__name__}")
-        texts = list(texts)
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise TypeError(f"texts[{i}]: expected str, got {type(t).__name__}")
+        texts = _check_texts(texts)
         if not texts:
             return []
+        raw, routed, spans, contrib = self._cascade(texts)
+        probs = recalibrate(raw, self.weights["recalibration"])  # (N, 2)
+        cues = self._cues(texts, probs, spans, contrib)
+        floor = self.config.evidence_min_score
+        out = []
+        for i, (p, sp_) in enumerate(zip(probs, spans)):
+            keep = {CHECKS[0]: p[0] >= floor, CHECKS[1]: p[1] >= floor}
+            ev = tuple(s for s in sp_ if keep[s["check"]]) + tuple(cues.get(i, ()))
+            out.append(TextScore(float(p[0]), float(p[1]), ev, "contextual" if routed[i] else "lexical"))
+        return out
+
+    def probabilities(self, texts: Sequence[str], recalibrated: bool = True) -> np.ndarray:
+        """(N, 2) [P(branded), P(copyright)] as `score_texts` returns them; `recalibrated=False` gives
+        the cascade's probabilities before the held-out recalibration (what training fits it on)."""
+        texts = _check_texts(texts)
+        if not texts:
+            return np.zeros((0, 2), np.float32)
+        raw = self._cascade(texts)[0]
+        return recalibrate(raw, self.weights["recalibration"]) if recalibrated else raw
+
+    def _cascade(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[list[dict]], dict[int, list]]:
+        """Both stages: probabilities (N, 2) before recalibration, routed (N,) bool, rule spans per text,
+        and the transformer's token shares of each routed post (by index)."""
         x, spans = self.features(texts)
         z = self.logits(x)  # (N, 2)
         probs = self.calibrate(z)  # (N, 2)
@@ -191,14 +218,7 @@ class TextClassifier:
             zc, token_shares = self.contextual.logits([texts[i] for i in idx])  # (R, 2)
             probs[idx] = _sigmoid(z[idx] * self.stack[:, 0] + zc * self.stack[:, 1] + self.stack[:, 2])
             contrib.update(zip(idx.tolist(), token_shares))
-        cues = self._cues(texts, probs, spans, contrib)
-        floor = self.config.evidence_min_score
-        out = []
-        for i, (p, sp_) in enumerate(zip(probs, spans)):
-            keep = {CHECKS[0]: p[0] >= floor, CHECKS[1]: p[1] >= floor}
-            ev = tuple(s for s in sp_ if keep[s["check"]]) + tuple(cues.get(i, ()))
-            out.append(TextScore(float(p[0]), float(p[1]), ev, "contextual" if routed[i] else "lexical"))
-        return out
+        return probs, routed, spans, contrib
 
     def _cues(self, texts: list[str], probs: np.ndarray, spans: list[list[dict]], contrib: dict[int, list]) -> dict[int, list[dict]]:
         """Cue spans for every check that reaches the evidence floor with no regex span, so no flagged
@@ -265,6 +285,25 @@ class TextClassifier:
             save_torch(tensors, str(path / "contextual.safetensors"), metadata={"version": self.version})
             (path / "contextual.safetensors").chmod(0o644)
         return path
+
+
+def _check_texts(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence):
+        raise TypeError(f"texts: expected a sequence of str, got {type(texts).__name__}")
+    texts = list(texts)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"texts[{i}]: expected str, got {type(t).__name__}")
+    return texts
+
+
+def recalibrate(probs: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """sigmoid(slope * logit(p) + bias) per head: probs (N, 2), params (2, 2) rows [slope, bias]."""
+    if np.array_equal(params, IDENTITY_CALIBRATION):
+        return probs  # exactly as before, not a float round trip
+    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-7, 1.0 - 1e-7)
+    z = np.log(p) - np.log1p(-p)  # (N, 2) logits
+    return _sigmoid(z * params[:, 0] + params[:, 1]).astype(np.float32)
 
 
 def route_mask(probs: np.ndarray, low: float, high: float, on: str) -> np.ndarray:

@@ -378,3 +378,51 @@ def test_lexical_cues_need_no_contextual_stage():
                 spans = [sp for sp in s.spans if sp["check"] == check]
                 assert spans and all(sp["label"] in ("lexical_cue", "whole_text") for sp in spans)
                 assert all(text[sp["start"] : sp["end"]] == sp["text"] for sp in spans)
+
+
+# ---- held-out recalibration ------------------------------------------------------------------
+def test_recalibration_maps_each_heads_logit():
+    from models.text.classifier import recalibrate
+
+    model = tiny_model()
+    raw = model.probabilities(TINY, recalibrated=False)  # (4, 2)
+    assert np.array_equal(model.probabilities(TINY), raw)  # identity until training fits one
+    model.weights["recalibration"] = np.array([[2.0, 1.0], [0.5, -1.0]], np.float32)
+    got = model.probabilities(TINY)
+    logit = np.log(raw) - np.log1p(-raw)
+    np.testing.assert_allclose(got[:, 0], 1 / (1 + np.exp(-(2.0 * logit[:, 0] + 1.0))), rtol=1e-5)
+    np.testing.assert_allclose(got[:, 1], 1 / (1 + np.exp(-(0.5 * logit[:, 1] - 1.0))), rtol=1e-5)
+    scores = model.score_texts(TINY)
+    np.testing.assert_allclose([[s.branded, s.copyright] for s in scores], got, rtol=1e-6)
+    np.testing.assert_array_equal(recalibrate(raw, model.weights["recalibration"]), got)
+
+
+def test_recalibration_survives_save_and_load(tmp_path):
+    model = tiny_model()
+    model.weights["recalibration"] = np.array([[1.5, 0.7], [1.0, -0.3]], np.float32)
+    loaded = load(model.save(tmp_path / "artifact"))
+    np.testing.assert_array_equal(loaded.weights["recalibration"], model.weights["recalibration"])
+    np.testing.assert_allclose(loaded.probabilities(TINY), model.probabilities(TINY), rtol=1e-6)
+
+
+def test_cross_recalibrated_scores_each_half_with_a_fit_on_the_other():
+    from models.text.classifier import recalibrate
+    from training.text.evaluate import cross_recalibrated, fit_recalibration, idea_halves
+
+    rng = np.random.default_rng(0)
+    # ideas 3, 7, 11, 15 (held-out indices): halves {3, 11} and {7, 15}; bare markers alternate by row
+    rows = [{"family": f"en/credit/{[3, 7, 11, 15][i % 4]}" if i % 5 else "en/disclosed/marker",
+             "branded": int(rng.random() < 0.4), "copyright": int(rng.random() < 0.3)} for i in range(400)]
+    halves = idea_halves(rows)
+    assert {halves[i] for i, r in enumerate(rows) if r["family"].endswith(("/3", "/11"))} == {0}
+    assert {halves[i] for i, r in enumerate(rows) if r["family"].endswith(("/7", "/15"))} == {1}
+    y = np.array([[r["branded"], r["copyright"]] for r in rows])
+    raw = np.clip(0.3 * y + rng.uniform(0.05, 0.6, (400, 2)), 0.01, 0.99).astype(np.float32)  # informative, badly scaled
+    got = cross_recalibrated(rows, raw)
+    for h in (0, 1):
+        other = np.flatnonzero(halves != h)
+        want = recalibrate(raw[halves == h], fit_recalibration([rows[i] for i in other], raw[other]))
+        np.testing.assert_allclose(got[halves == h], want, rtol=1e-6)
+    # a fit on a half's own labels would differ: the halves get different maps
+    assert not np.allclose(fit_recalibration([rows[i] for i in np.flatnonzero(halves == 0)], raw[halves == 0]),
+                           fit_recalibration([rows[i] for i in np.flatnonzero(halves == 1)], raw[halves == 1]))

@@ -55,6 +55,13 @@ and `no_copyrighted_content` (P(reuses copyrighted material)), with evidence spa
    every number below is measured on the artifact as loaded. A routed post's probability is
    `sigmoid(a * lexical logit + b * contextual logit + d)` per check (stacking weights
    `{[[round(float(x), 3) for x in r] for r in metrics.get('stack', [])]}`), fitted on out-of-fold logits of both stages.
+3. **Recalibration on held-out families** (every post): `p' = sigmoid(s * logit(p) + t)` per check, `[s, t]` =
+   `{[[round(float(x), 3) for x in r] for r in metrics.get('recalibration', [[1, 0], [1, 0]])]}`. Out-of-fold logits come from folds that
+   share the bank's ideas; a post with a new idea scores lower while still ranking above the negatives (branded AP
+   {metrics['heads']['branded']['average_precision']:.3f} on held-out families), so the held-out families, not the folds, set the scale.
+   Every held-out number below is **cross-fitted**: the held-out ideas are split in two halves
+   (`training/text/evaluate.py` `idea_halves`) and each half is scored with a fit on the other half; the shipped
+   `[s, t]` is fitted on both. The independent set below never touches it.
 
 Evidence: the regex matches of `patterns.yaml` on the original text (Python str offsets). When a check
 reaches the evidence floor ({cfg.evidence_min_score}) and no regex supports it, the words of the {cfg.cue_tokens} units that raise
@@ -96,11 +103,12 @@ harder than the previous one's: it holds out new ideas too. Versions are compare
 ## Command
 `{command}` (seed {resolved['seed']}, 1 CPU thread, {seconds:.0f} s wall on a shared 2-core VM), git commit `{metrics['git_commit']}`.
 
-## Held-out metrics (threshold 0.5): cascade vs lexical stage alone
+## Held-out metrics (threshold 0.5, cross-fitted recalibration): cascade vs lexical stage alone
 | lang | branded F1 | branded F1 lexical | copyright F1 | copyright F1 lexical |
 |---|---|---|---|---|
 {table}
 
+{before_section(metrics.get('before_recalibration'), langs)}
 All languages: branded F1 {b['f1']:.3f} (lexical {lo['branded']['f1']:.3f}; AP {b['average_precision']:.3f}),
 copyright F1 {c['f1']:.3f} (lexical {lo['copyright']['f1']:.3f}; AP {c['average_precision']:.3f}).
 English undisclosed-ad proxy (branded posts without a disclosure core vs all English negatives): F1 {metrics['en_undisclosed_branded_f1']:.3f}
@@ -109,7 +117,7 @@ Calibration (10 bins): branded ECE {b['calibration']['ece']:.3f} (lexical {lo['b
 copyright ECE {c['calibration']['ece']:.3f} (lexical {lo['copyright']['ece']:.3f}), Brier {c['calibration']['brier']:.3f}. Curves: `pr_calibration.png`;
 confusion matrices: `confusion_per_language.png`; bins in `metrics.json`.
 
-### How the stages are combined (held-out F1 from fp32 logits, before int8; min over languages)
+### How the stages are combined (held-out F1 from fp32 logits, before int8 and before recalibration; min over languages)
 | combination | routed | branded | copyright | branded min lang | copyright min lang |
 |---|---|---|---|---|---|
 {alt_rows}
@@ -142,6 +150,15 @@ the whole stage again on one forked 1-thread worker per core (how the batch CLI 
   scores as branded.
 - Languages other than en/fr/es/pt/de are not covered.
 """
+
+
+def before_section(before: dict | None, langs: list[str]) -> str:
+    """One line per check: held-out F1 and ECE of the cascade before the recalibration ("" for older metrics)."""
+    if not before:
+        return ""
+    line = "; ".join(f"{h} F1 {v['f1']:.3f} ({', '.join(f'{lg} {v['per_language'][lg]:.3f}' for lg in langs)}), ECE {v['ece']:.3f}"
+                     for h, v in before.items())
+    return f"Before the recalibration (same posts, same threshold): {line}.\n"
 
 
 def independent_section(res: dict | None) -> str:
