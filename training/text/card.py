@@ -156,8 +156,10 @@ def before_section(before: dict | None, langs: list[str]) -> str:
     """One line per check: held-out F1 and ECE of the cascade before the recalibration ("" for older metrics)."""
     if not before:
         return ""
-    line = "; ".join(f"{h} F1 {v['f1']:.3f} ({', '.join(f'{lg} {v['per_language'][lg]:.3f}' for lg in langs)}), ECE {v['ece']:.3f}"
-                     for h, v in before.items())
+    def per_language(v: dict) -> str:
+        return ", ".join(f"{lg} {v['per_language'][lg]:.3f}" for lg in langs)
+
+    line = "; ".join(f"{h} F1 {v['f1']:.3f} ({per_language(v)}), ECE {v['ece']:.3f}" for h, v in before.items())
     return f"Before the recalibration (same posts, same threshold): {line}.\n"
 
 
