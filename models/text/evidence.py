@@ -59,9 +59,10 @@ class SpanExtractor:
     def negations(self, text: str) -> list[tuple[int, int]]:
         return [m.span() for m in self._negation.finditer(text)]
 
-    def spans(self, text: str) -> list[dict[str, Any]]:
-        """All evidence spans in `text`, sorted by start; branded spans inside a negation are dropped."""
-        negs = self.negations(text)
+    def spans(self, text: str, negs: list[tuple[int, int]] | None = None) -> list[dict[str, Any]]:
+        """All evidence spans in `text`, sorted by start; branded spans inside a negation (`negs`,
+        found here when not given) are dropped."""
+        negs = self.negations(text) if negs is None else negs
         out: list[dict[str, Any]] = []
         for label, rx in self._regex.items():
             check = self.checks[label]
@@ -86,10 +87,11 @@ class SpanExtractor:
         feats = np.zeros((len(texts), self.n_features), dtype=np.float32)  # (N, L+1)
         all_spans = []
         for row, text in enumerate(texts):
-            spans = self.spans(text)
+            negs = self.negations(text)
+            spans = self.spans(text, negs)
             for s in spans:
                 feats[row, index[s["label"]]] = 1.0
-            if self._negation.search(text):
+            if negs:
                 feats[row, -1] = 1.0
             all_spans.append(spans)
         return feats, all_spans
