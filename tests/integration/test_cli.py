@@ -248,10 +248,10 @@ def _policy_with(tmp_path: Path, old: str, new: str) -> Path:
     ("old", "new", "names"),
     [
         ("short_circuit: true", "short_circuit: true\nshort_circut: true", ["short_circut"]),
-        ("review_at: 0.1", "review_at: 0.9", ["checks.no_branded_content", "review_at", "fail_at"]),
+        ("review_at: 0.3", "review_at: 0.95", ["checks.no_branded_content", "review_at", "fail_at"]),
         ("min_views: 2500", "min_views: 25OO", ["views.min_views"]),
         ("high_tier_views: 10000", "high_tier_views: 100", ["high_tier_views", "min_views"]),
-        ("fail_at: 0.5", "fail_at: 1.5", ["fail_at"]),
+        ("fail_at: 0.9", "fail_at: 1.5", ["fail_at"]),
         ("  no_platform_watermark:", "  no_platform_watermarks:", ["no_platform_watermarks"]),
         ('version: "2024-04"', 'version: "2024-04"\n  bad indentation: [', ["not valid YAML"]),
     ],

@@ -283,7 +283,9 @@ def test_cue_spans_point_at_words():
 
 
 def test_shipped_routing(shipped):
-    """Sure posts keep the lexical probability; unsure ones go to the transformer and get the stacked one."""
+    """Sure posts keep the lexical probability; unsure ones go to the transformer and get the stacked one
+    (both then recalibrated)."""
+    from models.text.classifier import recalibrate
     from training.text.generate import generate
 
     texts = [r["text"] for r in generate(100, "val", 7)] + [BRANDED["en"], HARD_NEGATIVES[0]]
@@ -291,13 +293,15 @@ def test_shipped_routing(shipped):
     x, _ = shipped.features(texts)
     lexical = shipped.calibrate(shipped.logits(x))  # (N, 2)
     routed = shipped.route(lexical)
+    lexical = recalibrate(lexical, shipped.weights["recalibration"])
     assert shipped.config.contextual and 0 < routed.mean() < 0.5
     for s, p, r in zip(scores, lexical, routed):
         assert s.stage == ("contextual" if r else "lexical")
         if not r:
             assert math.isclose(s.branded, p[0], abs_tol=1e-6) and math.isclose(s.copyright, p[1], abs_tol=1e-6)
     assert scores[-2].stage == "lexical" and scores[-2].branded > 0.9  # "#ad" + code: the lexical stage is sure
-    assert shipped.route(np.array([[0.5, 0.001], [0.001, 0.999]])).tolist() == [True, False]
+    low, high = shipped.config.route_low, shipped.config.route_high
+    assert shipped.route(np.array([[(low + high) / 2, 0.001], [0.001, 0.999], [high + 0.01, 0.5]])).tolist() == [True, False, False]
 
 
 def test_shipped_cue_evidence(shipped):

@@ -24,7 +24,7 @@ from models.watermark.config import WatermarkConfig
 from models.watermark.detector import ARTIFACT_DIR, save
 from models.watermark.net import WatermarkNet
 
-from training.configurator import apply_overrides
+from training.configurator import apply_overrides, git_commit
 
 from . import data as D
 from . import render as R
@@ -60,7 +60,7 @@ patch_prob = 0.0  # a negative gets a plain patch of another negative (so paste 
 mosaic_prob = 0.0  # a negative is spliced with another negative (more background variety)
 stem_channels = 16  # see models/watermark/config.py (24 costs 2x the inference time on oneDNN)
 threads = 1  # the training machine is shared: one intra-op thread (0.64 s per step of 32 frames here; two: 0.38 s)
-version = "watermark-2026-11"
+version = ""  # artifact version in every verdict; empty: watermark-<date>-<commit>, as the text model
 # -----------------------------------------------------------------------------
 def cell_targets(boxes: np.ndarray, labels: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """Per-cell class targets (N, gh, gw): the mark's class where a box covers >= 25 % of a cell,
@@ -166,7 +166,8 @@ def main() -> None:
     boxed_positives = np.nonzero((train["y"] > 0) & ~np.isnan(train["b"][:, 0]))[0]
     negatives = np.nonzero(train["y"] == 0)[0]
     mix_rng = np.random.default_rng(seed + 1)
-    config = replace(WatermarkConfig(), version=version, stem_channels=stem_channels)
+    name = version or f"watermark-{time.strftime('%Y%m%d')}-{git_commit()}"
+    config = replace(WatermarkConfig(), version=name, stem_channels=stem_channels)
     grid = (config.input_size[0] // config.stride, config.input_size[1] // config.stride)
     test_cells = torch.from_numpy(cell_targets(test["b"], test["y"], grid))
     log(f"train {len(train['y'])} frames {np.bincount(train['y']).tolist()}, test {len(test['y'])} {np.bincount(test['y']).tolist()}")
