@@ -38,6 +38,9 @@ OCR_BUDGET_S = 1.0  # no further frame is read once OCR has taken this long for 
 CROP_BELOW_WIDTH = 0.4
 CROP_DET_SIDE = 384
 REGIONS_PER_FRAME = 2  # separate groups of mark-like cells read per proposed frame (a wrong first box is common)
+# The whole sampled frame is read after its crops only from this P(any mark) on (end cards and large
+# marks score high; a frame proposed at 0.3-0.5 whose crops show no platform name is rarely one)
+WHOLE_FRAME_PROB = 0.9
 # Calibration of the cascade (card.md). P(mark | OCR read a platform's name): every held-out read
 # was right. P(mark | proposed, no name read) = UNREAD_SCALE[platform] x CNN probability: read in
 # near-source crops, OCR finds most TikTok and YouTube marks, so a miss is evidence against a mark
@@ -158,14 +161,15 @@ class WatermarkDetector:
             return self.verifier.platform_in(original, box, det_side=CROP_DET_SIDE)
         return self.verifier.platform_in(frame)
 
-    def _regions(self, item: Any, i: int, cells: np.ndarray) -> tuple[np.ndarray | None, list]:
+    def _regions(self, item: Any, i: int, cells: np.ndarray, any_mark: float = 1.0) -> tuple[np.ndarray | None, list]:
         """What OCR reads in frame i: (the near-source frame or None, regions). Regions are boxes
         around up to REGIONS_PER_FRAME groups of mark-like cells narrower than CROP_BELOW_WIDTH
         (read in crops of the near-source frame), then None (the whole sampled frame)."""
         if not item.sources:
             return None, [None]
         boxes = [b for b in self._boxes(1.0 - cells[i, 0], REGIONS_PER_FRAME) if b[2] < CROP_BELOW_WIDTH]
-        return (item.original(i) if boxes else None), boxes + [None]
+        whole = [None] if not boxes or any_mark >= WHOLE_FRAME_PROB else []
+        return (item.original(i) if boxes else None), boxes + whole
 
     def _read_proposed(self, item: Any, probs: np.ndarray, cells: np.ndarray) -> tuple[str | None, int, int]:
         """OCR the proposed frames of one media item (P(any mark) >= PROPOSE_PROB), strongest
@@ -178,7 +182,7 @@ class WatermarkDetector:
                 break
             if calls >= MAX_OCR_CALLS or time.perf_counter() - t0 > OCR_BUDGET_S:
                 break  # before converting another frame to near-source resolution
-            original, regions = self._regions(item, int(i), cells)
+            original, regions = self._regions(item, int(i), cells, float(any_mark[i]))
             for box in regions:
                 if calls >= MAX_OCR_CALLS or time.perf_counter() - t0 > OCR_BUDGET_S:
                     return None, -1, calls

@@ -295,6 +295,27 @@ def test_small_mark_is_read_in_a_crop_of_the_near_source_frame(tmp_path, tiny):
     assert detector.verify_frame(sampled.frames[0], original, (0.05, 0.05, 0.1, 0.05)) is None  # elsewhere: no mark
 
 
+def test_whole_frame_is_read_after_crops_only_for_strong_proposals(tmp_path, tiny):
+    """`_regions`: crops around small mark-like cell groups first; the whole sampled frame after them
+    only from WHOLE_FRAME_PROB on, and always when there is no crop (or no near-source frame)."""
+    from models.watermark import detector as W
+
+    path = tmp_path / "frame.jpg"
+    cv2.imwrite(str(path), cv2.cvtColor(scene(0, 720, 1280), cv2.COLOR_RGB2BGR))
+    sampled = sample_frames(path, "image", size=(256, 256))
+    cells = np.zeros((1, 3, 8, 8), np.float32)
+    cells[0, 0] = 1.0
+    cells[0, 0, 6:8, 5:7], cells[0, 1, 6:8, 5:7] = 0.1, 0.9  # a small group of mark-like cells, bottom right
+    detector = WatermarkDetector(tiny.net)
+    original, weak = detector._regions(sampled, 0, cells, any_mark=W.WHOLE_FRAME_PROB - 0.05)
+    assert original is not None and original.shape == (1280, 720, 3)
+    assert len(weak) == 1 and weak[0] == (0.625, 0.75, 0.25, 0.25)  # the crop only
+    _, strong = detector._regions(sampled, 0, cells, any_mark=W.WHOLE_FRAME_PROB)
+    assert strong == weak + [None]  # then the whole frame
+    cells[0, 0], cells[0, 1] = 0.2, 0.8  # mark-like everywhere: no box narrow enough to crop
+    assert detector._regions(sampled, 0, cells, any_mark=0.3) == (None, [None])
+
+
 # --- on-the-fly training frames ----------------------------------------------------------
 def test_synth_frames_labels_and_boxes():
     """synth.py: frames at the input size, labels in range, boxes inside the frame exactly for corner marks."""

@@ -218,9 +218,11 @@ YouTube / YouTube Shorts marks. Classes: none, tiktok, youtube. Two stages:
    1 thread of this machine, measured under the load of the moment); per-video CNN score = second-highest
    sampled frame probability (a single odd frame cannot flag a video).
 2. OCR cascade (`ocr.py`, rapidocr-onnxruntime PP-OCRv4, ONNX models inside the wheel, no
-   download): frames with P(any mark) >= {c.get('propose_prob')} are read strongest first, each as a
-   whole 256x256 frame (a crop around the CNN box, upscaled for the text detector, cost more and
-   read no more marks); at most {c.get('max_ocr_calls_per_media')} OCR passes and {c.get('ocr_budget_s')} s of OCR per media item. "TikTok" / "YouTube"
+   download): frames with P(any mark) >= {c.get('propose_prob')} are read strongest first. In the service each is read
+   in crops of the near-source frame around up to 2 groups of mark-like CNN cells, then as the whole
+   256x256 frame when P(any mark) >= {c.get('whole_frame_prob', 0.0)} or nothing was cropped (the frame-level table below
+   reads whole 256x256 frames only; the production-path section reads as the service does);
+   at most {c.get('max_ocr_calls_per_media')} OCR passes and {c.get('ocr_budget_s')} s of OCR per media item. "TikTok" / "YouTube"
    (one OCR slip allowed) or the exact word "Shorts" confirms the mark: probability
    {c.get('confirmed_prob')}. Proposed but no name read: the CNN score times {c.get('unread_scale')} (by the CNN's platform). Not proposed: the CNN score.
 
@@ -389,7 +391,7 @@ def main() -> None:
         c_any, c_yt, outcome = cascade_frames(detector, x, probs, log)
         m["frame"] = frame_metrics(c_any, c_yt, y, tmeta)
         has_mark = y > 0
-        m["cascade"] = {"propose_prob": W.PROPOSE_PROB, "confirmed_prob": W.CONFIRMED_PROB, "unread_scale": W.UNREAD_SCALE,
+        m["cascade"] = {"propose_prob": W.PROPOSE_PROB, "whole_frame_prob": W.WHOLE_FRAME_PROB, "confirmed_prob": W.CONFIRMED_PROB, "unread_scale": W.UNREAD_SCALE,
                         "max_ocr_calls_per_media": W.MAX_OCR_CALLS, "ocr_budget_s": W.OCR_BUDGET_S, "frame_ocr_seconds": round(time.perf_counter() - t0, 1),
                         "frame_outcomes": {o: {"n": int((outcome == o).sum()), "with_mark": int((has_mark & (outcome == o)).sum()),
                                                "mean_cnn_any": round(float((1 - probs[outcome == o, 0]).mean()), 4) if (outcome == o).any() else None}
