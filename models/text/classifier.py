@@ -86,8 +86,8 @@ class TextClassifier:
         config: the feature and model settings the weights were trained with.
         weights: idf_char (char_features,), idf_word (word_features,), coef (D, 2),
             intercept (2,), platt (2, 2) rows [slope, bias] per head; D = char + word + rules;
-        recalibration (2, 2) rows [slope, bias] per head on the logit of the final probability
-        (optional: identity when absent, as in artifacts trained before it existed).
+            recalibration (2, 2) rows [slope, bias] per head on the logit of the final probability
+            (optional: identity when absent, as in artifacts trained before it existed).
         patterns: the parsed patterns file (see patterns.yaml).
         contextual: the contextual stage (models/text/contextual.py), required when config.contextual.
         stack: (2, 3) rows [w_lexical, w_contextual, bias] per head, required with `contextual`.
@@ -301,9 +301,13 @@ def recalibrate(probs: np.ndarray, params: np.ndarray) -> np.ndarray:
     """sigmoid(slope * logit(p) + bias) per head: probs (N, 2), params (2, 2) rows [slope, bias]."""
     if np.array_equal(params, IDENTITY_CALIBRATION):
         return probs  # exactly as before, not a float round trip
+    return _sigmoid(logit(probs) * params[:, 0] + params[:, 1]).astype(np.float32)
+
+
+def logit(probs: np.ndarray) -> np.ndarray:
+    """log(p / (1 - p)) in float64, with p clipped to [1e-7, 1 - 1e-7] so 0 and 1 stay finite."""
     p = np.clip(np.asarray(probs, dtype=np.float64), 1e-7, 1.0 - 1e-7)
-    z = np.log(p) - np.log1p(-p)  # (N, 2) logits
-    return _sigmoid(z * params[:, 0] + params[:, 1]).astype(np.float32)
+    return np.log(p) - np.log1p(-p)
 
 
 def route_mask(probs: np.ndarray, low: float, high: float, on: str) -> np.ndarray:

@@ -48,8 +48,9 @@ def fit_recalibration(rows: list[dict], raw: np.ndarray) -> np.ndarray:
     cascade's probability `raw` (N, 2), on held-out posts (see models/text/classifier.py)."""
     from sklearn.linear_model import LogisticRegression
 
-    p = np.clip(raw.astype(np.float64), 1e-7, 1 - 1e-7)
-    z = np.log(p) - np.log1p(-p)  # (N, 2)
+    from models.text.classifier import logit
+
+    z = logit(raw)  # (N, 2)
     out = np.zeros((2, 2), np.float32)
     for h, head in enumerate(HEADS):
         fit = LogisticRegression(C=1e4).fit(z[:, h : h + 1], [r[head] for r in rows])
