@@ -161,10 +161,11 @@ class WatermarkDetector:
             return self.verifier.platform_in(original, box, det_side=CROP_DET_SIDE)
         return self.verifier.platform_in(frame)
 
-    def _regions(self, item: Any, i: int, cells: np.ndarray, any_mark: float = 1.0) -> tuple[np.ndarray | None, list]:
+    def _regions(self, item: Any, i: int, cells: np.ndarray, any_mark: float) -> tuple[np.ndarray | None, list]:
         """What OCR reads in frame i: (the near-source frame or None, regions). Regions are boxes
         around up to REGIONS_PER_FRAME groups of mark-like cells narrower than CROP_BELOW_WIDTH
-        (read in crops of the near-source frame), then None (the whole sampled frame)."""
+        (read in crops of the near-source frame), then None (the whole sampled frame) when there is no
+        box or `any_mark` (frame i's P(any mark)) reaches WHOLE_FRAME_PROB."""
         if not item.sources:
             return None, [None]
         boxes = [b for b in self._boxes(1.0 - cells[i, 0], REGIONS_PER_FRAME) if b[2] < CROP_BELOW_WIDTH]

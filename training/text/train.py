@@ -312,18 +312,13 @@ def main() -> None:
     metrics = evaluate(val_rows, probs)
     before = evaluate(val_rows, raw)
     model.weights["recalibration"] = fit_recalibration(val_rows, raw)
-    model.save(out)
-    model = load(out)
+    model.save(out)  # the loaded model now carries what `load(out)` would give: no second load
     metrics.update({"version": cfg.version, "git_commit": commit, "config": resolved,
                     "rule_labels": list(model.extractor.labels), "base_package": f"{base_package}=={base_version}" if contextual else None,
                     "routed_fraction": float(np.mean([s.stage == "contextual" for s in scores])),
                     "eval_posts_per_s_1thread": round(len(val_texts) / eval_s, 1),
-                    "lexical_only": {h: {"f1": lex_metrics["heads"][h]["f1"], "ece": lex_metrics["heads"][h]["calibration"]["ece"],
-                                         "per_language": {lg: v["f1"] for lg, v in lex_metrics["heads"][h]["per_language"].items()}}
-                                     for h in HEADS} | {"en_undisclosed_branded_f1": lex_metrics["en_undisclosed_branded_f1"]},
-                    "before_recalibration": {h: {"f1": before["heads"][h]["f1"], "ece": before["heads"][h]["calibration"]["ece"],
-                                                 "per_language": {lg: v["f1"] for lg, v in before["heads"][h]["per_language"].items()}}
-                                             for h in HEADS},
+                    "lexical_only": _f1_summary(lex_metrics) | {"en_undisclosed_branded_f1": lex_metrics["en_undisclosed_branded_f1"]},
+                    "before_recalibration": _f1_summary(before),
                     "recalibration": model.weights["recalibration"].tolist(),
                     "alternatives": alternatives, "stack": model.stack.tolist() if model.stack is not None else None, **extra})
     metrics["independent"] = evaluate_independent(model)
@@ -351,6 +346,12 @@ def main() -> None:
         print(f"{lg}: branded F1 {v['f1']:.4f} (lexical {lo['branded']['per_language'][lg]:.4f})  "
               f"copyright F1 {metrics['heads']['copyright']['per_language'][lg]['f1']:.4f} (lexical {lo['copyright']['per_language'][lg]:.4f})")
     log(f"wrote {out}")
+
+
+def _f1_summary(m: dict) -> dict:
+    """{head: {f1, ece, per_language: {lang: f1}}} of an `evaluate` result, for metrics.json."""
+    return {h: {"f1": m["heads"][h]["f1"], "ece": m["heads"][h]["calibration"]["ece"],
+                "per_language": {lg: v["f1"] for lg, v in m["heads"][h]["per_language"].items()}} for h in HEADS}
 
 
 def _alternatives(val_rows, lexical: TextClassifier, val_texts, val_z: np.ndarray, stack: np.ndarray) -> dict:
