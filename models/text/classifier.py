@@ -146,7 +146,7 @@ class TextClassifier:
             lowercase=True,
         )
 
-        # the same hashing as `_word`, applied to one ready-made n-gram per document (lexical_cues)
+        # the same hashing as `_word`, applied to one ready-made n-gram per document (_lexical_cues)
         self._gram_hasher = HashingVectorizer(analyzer=_one_gram, n_features=config.word_features, alternate_sign=False, norm=None)
 
     # ---- features -------------------------------------------------------------------------
@@ -160,11 +160,16 @@ class TextClassifier:
 
     def features(self, texts: list[str]) -> tuple[sp.csr_matrix, list[list[dict[str, Any]]]]:
         """The design matrix (N, D) and the evidence spans of each text."""
+        x, _, spans = self._design(texts)
+        return x, spans
+
+    def _design(self, texts: list[str]) -> tuple[sp.csr_matrix, sp.csr_matrix, list[list[dict[str, Any]]]]:
+        """`features`, plus its word block (N, Fw) on its own (lexical cues read it)."""
         x_char = self._tfidf(self._char.transform(texts), self.weights["idf_char"])  # (N, Fc)
         x_word = self._tfidf(self._word.transform(texts), self.weights["idf_word"])  # (N, Fw)
         rules, spans = self.extractor.features(texts)  # (N, L+1)
         x = sp.hstack([x_char, x_word, sp.csr_matrix(rules * self.config.rule_weight)], format="csr")
-        return x, spans
+        return x, x_word, spans
 
     def logits(self, x: sp.csr_matrix) -> np.ndarray:
         return np.asarray(x @ self.weights["coef"]) + self.weights["intercept"]  # (N, 2)
@@ -185,9 +190,9 @@ class TextClassifier:
         texts = _check_texts(texts)
         if not texts:
             return []
-        raw, routed, spans, contrib = self._cascade(texts)
+        raw, routed, spans, contrib, x_word = self._cascade(texts)
         probs = recalibrate(raw, self.weights["recalibration"])  # (N, 2)
-        cues = self._cues(texts, probs, spans, contrib)
+        cues = self._cues(texts, probs, spans, contrib, x_word)
         floor = self.config.evidence_min_score
         out = []
         for i, (p, sp_) in enumerate(zip(probs, spans)):
@@ -205,10 +210,10 @@ class TextClassifier:
         raw = self._cascade(texts)[0]
         return recalibrate(raw, self.weights["recalibration"]) if recalibrated else raw
 
-    def _cascade(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[list[dict]], dict[int, list]]:
+    def _cascade(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[list[dict]], dict[int, list], sp.csr_matrix]:
         """Both stages: probabilities (N, 2) before recalibration, routed (N,) bool, rule spans per text,
-        and the transformer's token shares of each routed post (by index)."""
-        x, spans = self.features(texts)
+        the transformer's token shares of each routed post (by index), and the word tf-idf block (N, Fw)."""
+        x, x_word, spans = self._design(texts)
         z = self.logits(x)  # (N, 2)
         probs = self.calibrate(z)  # (N, 2)
         routed = self.route(probs)  # (N,)
@@ -218,50 +223,67 @@ class TextClassifier:
             zc, token_shares = self.contextual.logits([texts[i] for i in idx])  # (R, 2)
             probs[idx] = _sigmoid(z[idx] * self.stack[:, 0] + zc * self.stack[:, 1] + self.stack[:, 2])
             contrib.update(zip(idx.tolist(), token_shares))
-        return probs, routed, spans, contrib
+        return probs, routed, spans, contrib, x_word
 
-    def _cues(self, texts: list[str], probs: np.ndarray, spans: list[list[dict]], contrib: dict[int, list]) -> dict[int, list[dict]]:
+    def _cues(self, texts: list[str], probs: np.ndarray, spans: list[list[dict]], contrib: dict[int, list],
+              x_word: sp.csr_matrix) -> dict[int, list[dict]]:
         """Cue spans for every check that reaches the evidence floor with no regex span, so no flagged
         post comes back without evidence. Routed posts show the tokens that raised the transformer's
         logit (`contextual_cue`); the others (the lexical stage was sure and no pattern fired) show the
         words whose word n-grams raised the lexical logit (`lexical_cue`), which costs no encoder pass."""
-        floor = self.config.evidence_min_score
+        floor, k = self.config.evidence_min_score, self.config.cue_tokens
+        wanted = [(i, h) for i in range(len(texts)) for h, check in enumerate(CHECKS)
+                  if probs[i, h] >= floor and not any(s["check"] == check for s in spans[i])]
+        lexical = iter(self._lexical_cues([texts[i] for i, h in wanted if i not in contrib],
+                                     x_word[[i for i, h in wanted if i not in contrib]],
+                                     [h for i, h in wanted if i not in contrib], k))
         out: dict[int, list[dict]] = {}
-        for i, text in enumerate(texts):
-            for h, check in enumerate(CHECKS):
-                if probs[i, h] < floor or any(s["check"] == check for s in spans[i]):
-                    continue
-                k = self.config.cue_tokens
-                if i in contrib:
-                    from .contextual import cue_spans  # torch-backed module: only when the transformer ran
+        for i, h in wanted:
+            text, check = texts[i], CHECKS[h]
+            if i in contrib:
+                from .contextual import cue_spans  # torch-backed module: only when the transformer ran
 
-                    found = cue_spans(text, contrib[i], h, k, check)
-                else:
-                    found = self.lexical_cues(text, h, k, check)
-                # no word pushes the score up (the score is the model's prior): point at the whole post
-                end = min(len(text), WHOLE_TEXT_CHARS)
-                out.setdefault(i, []).extend(found or [{"start": 0, "end": end, "label": "whole_text", "check": check, "text": text[:end]}])
+                found = cue_spans(text, contrib[i], h, k, check)
+            else:
+                found = next(lexical)
+            # no word pushes the score up (the score is the model's prior): point at the whole post
+            end = min(len(text), WHOLE_TEXT_CHARS)
+            out.setdefault(i, []).extend(found or [{"start": 0, "end": end, "label": "whole_text", "check": check, "text": text[:end]}])
         return out
 
     def lexical_cues(self, text: str, head: int, k: int, check: str) -> list[dict]:
-        """The words of the `k` word n-grams that raise lexical logit `head` most, as `lexical_cue` spans.
+        """The words of the `k` word n-grams that raise lexical logit `head` most, as `lexical_cue` spans
+        (`check` names the check they are evidence for)."""
+        x_word = self._tfidf(self._word.transform([text]), self.weights["idf_word"])  # (1, Fw)
+        return [dict(s, check=check) for s in self._lexical_cues([text], x_word, [head], k)[0]]
+
+    def _lexical_cues(self, texts: list[str], x_word: sp.csr_matrix, heads: list[int], k: int) -> list[list[dict]]:
+        """`lexical_cues` for many (text, head) pairs at once; x_word (N, Fw) holds the texts' word tf-idf rows.
 
         Each n-gram's share is its tf-idf value times its coefficient (the word block of the design
         matrix); character n-grams carry weight too but map to no single word, so they are not shown.
+        All n-grams of the batch are hashed in one call: per-text calls cost more than the scoring itself.
         """
+        grams = [self._word_grams(text) for text in texts]
+        flat = [g for gs in grams for g, _, _ in gs]
+        buckets = self._gram_hasher.transform(flat).indices if flat else np.zeros(0, np.int32)  # one bucket per n-gram
+        coef = self.weights["coef"][self.config.char_features :]  # (Fw, 2) word block
+        out, at = [], 0
+        for row, (text, gs, head) in enumerate(zip(texts, grams, heads)):
+            lo, hi = x_word.indptr[row], x_word.indptr[row + 1]
+            value = dict(zip(x_word.indices[lo:hi].tolist(), x_word.data[lo:hi].tolist()))
+            share = [(value.get(int(b), 0.0) * float(coef[b, head]), a, e) for b, (_, a, e) in zip(buckets[at : at + len(gs)], gs)]
+            at += len(gs)
+            best = sorted((s for s in share if s[0] > 0), key=lambda s: -s[0])[:k]
+            found = {(a, e): {"start": a, "end": e, "label": "lexical_cue", "check": CHECKS[head], "text": text[a:e]} for _, a, e in best}
+            out.append([found[key] for key in sorted(found)])
+        return out
+
+    def _word_grams(self, text: str) -> list[tuple[str, int, int]]:
+        """The word n-grams `_word` hashes, each with the character span it covers: (gram, start, end)."""
         tokens = [(m.group().lower(), m.start(), m.end()) for m in _WORD_TOKEN.finditer(text)]
-        grams = [(" ".join(t[0] for t in tokens[j : j + n]), tokens[j][1], tokens[j + n - 1][2])
-                 for n in range(1, self.config.word_ngram_max + 1) for j in range(len(tokens) - n + 1)]
-        if not grams:
-            return []
-        row = self._tfidf(self._word.transform([text]), self.weights["idf_word"])  # (1, Fw)
-        value = dict(zip(row.indices.tolist(), row.data.tolist()))
-        buckets = self._gram_hasher.transform([g for g, _, _ in grams]).indices  # one bucket per n-gram, (G,)
-        coef = self.weights["coef"][self.config.char_features :, head]  # (Fw,) word block
-        share = [(value.get(int(b), 0.0) * float(coef[b]), a, e) for b, (_, a, e) in zip(buckets, grams)]
-        best = sorted((s for s in share if s[0] > 0), key=lambda s: -s[0])[:k]
-        found = {(a, e): {"start": a, "end": e, "label": "lexical_cue", "check": check, "text": text[a:e]} for _, a, e in best}
-        return [found[key] for key in sorted(found)]
+        return [(" ".join(t[0] for t in tokens[j : j + n]), tokens[j][1], tokens[j + n - 1][2])
+                for n in range(1, self.config.word_ngram_max + 1) for j in range(len(tokens) - n + 1)]
 
     def route(self, probs: np.ndarray) -> np.ndarray:
         """Which posts go to the contextual stage: lexical probability of a `route_on` check inside the band, (N,) bool."""
