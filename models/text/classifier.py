@@ -397,6 +397,5 @@ def _load_contextual(folder: Path, config: TextConfig):
         base_dir=base_model_dir(config.base_package), first_tuned=config.contextual_first_tuned,
         max_tokens=config.max_tokens, delta=tensors,
     )
-    if config.quantize:
-        stage.quantize()
+    stage.set_precision(config.precision)
     return stage.eval(), stack

@@ -17,6 +17,7 @@ no rule span fired.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Sequence
 
@@ -71,7 +72,8 @@ class ContextualStage(torch.nn.Module):
         self.encoder.eval()
         self.first_tuned = first_tuned
         self.max_tokens = max_tokens
-        self._frozen_delta: dict[str, torch.Tensor] | None = None  # set by quantize()
+        self._frozen_delta: dict[str, torch.Tensor] | None = None  # the weights as loaded, once set_precision() changed them
+        self.precision = "fp32"  # what inference runs in: set_precision()
         self.head = torch.nn.Linear(HIDDEN, 2)
         torch.nn.init.zeros_(self.head.weight)
         torch.nn.init.zeros_(self.head.bias)
@@ -91,7 +93,7 @@ class ContextualStage(torch.nn.Module):
 
     def delta(self, dtype: torch.dtype = torch.float16) -> dict[str, torch.Tensor]:
         """Copies of the fine-tuned tensors (fp16 to ship), keyed as `load_delta` expects."""
-        if self._frozen_delta is not None:  # quantized: the weights as loaded, before int8
+        if self._frozen_delta is not None:  # int8 or bf16: the weights as loaded
             return {k: v.to(dtype).clone() for k, v in self._frozen_delta.items()}
         out = {}
         for i in range(self.first_tuned, len(self.encoder.encoder.layer)):
@@ -101,6 +103,22 @@ class ContextualStage(torch.nn.Module):
         out["head.bias"] = self.head.bias.detach().to(dtype).clone().contiguous()
         return out
 
+    def set_precision(self, precision: str) -> "ContextualStage":
+        """Inference arithmetic, see TextConfig.precision: "bf16" (autocast; fp32 where the CPU has no
+        native bf16, since emulated bf16 is slower than fp32), "int8" (`quantize`) or "fp32"."""
+        if precision == "int8":
+            return self.quantize()
+        native_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+        if precision == "bf16" and native_bf16:
+            self._frozen_delta = self.delta(torch.float32)
+            # bf16 Linear weights give the same numbers as autocast from fp32 weights without recasting
+            # every weight on every call (that cast cost more than a one-post forward pass)
+            for module in self.encoder.modules():
+                if isinstance(module, torch.nn.Linear):
+                    module.to(torch.bfloat16)
+            self.precision = "bf16"
+        return self
+
     def quantize(self) -> "ContextualStage":
         """int8 dynamic quantization of the encoder's Linear layers (inference only; `delta()` keeps the loaded weights)."""
         import warnings
@@ -109,11 +127,12 @@ class ContextualStage(torch.nn.Module):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.ao eager quantization is deprecated in favour of torchao, still supported
             self.encoder = torch.ao.quantization.quantize_dynamic(self.encoder, {torch.nn.Linear}, dtype=torch.qint8)
+        self.precision = "int8"
         return self
 
     def load_delta(self, delta: dict[str, torch.Tensor]) -> None:
         if self._frozen_delta is not None:
-            raise RuntimeError("ContextualStage.load_delta: the encoder is quantized; build a new stage to load other weights")
+            raise RuntimeError(f"ContextualStage.load_delta: the encoder runs in {self.precision}; build a new stage to load other weights")
         want = set(self.delta())
         got = set(delta)
         if want != got:
@@ -152,21 +171,26 @@ class ContextualStage(torch.nn.Module):
             x = _out(layer(x, attention_mask=ext))
         return x
 
+    def _arithmetic(self):
+        """The context the encoder runs in: bf16 autocast (fp32 accumulation) or plain."""
+        return torch.autocast("cpu", dtype=torch.bfloat16) if self.precision == "bf16" else contextlib.nullcontext()
+
     def forward_head(self, h: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         m = attention_mask.to(h.dtype)[..., None]  # (B, T, 1)
         pooled = (h * m).sum(1) / m.sum(1).clamp_min(1.0)  # (B, H)
         return self.head(pooled)  # (B, 2)
 
     @torch.no_grad()
-    def logits(self, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, list[list[tuple[int, int, float, float]]]]:
+    def logits(self, texts: Sequence[str], batch_size: int = 16) -> tuple[np.ndarray, list[list[tuple[int, int, float, float]]]]:
         """Logits (N, 2) and, per text, token (start, end, contribution branded, contribution copyright).
 
-        Texts are bucketed by length so a batch pads little; results come back in input order.
+        Texts are sorted by length and cut into batches of `batch_size`, so a batch pads little
+        (16 was the fastest here: larger batches pad more); results come back in input order.
         A quantized stage runs one post at a time: dynamic int8 scales activations per input
-        tensor, so batching would make a post's score depend on its batch (one at a time costs
-        about 10% throughput here).
+        tensor, so batching would make a post's score depend on its batch. In bf16 a post's logits
+        still move a little with its batch (by at most about 0.05 here), in fp32 by float rounding only.
         """
-        if self._frozen_delta is not None:
+        if self.precision == "int8":
             batch_size = 1
         n = len(texts)
         out = np.zeros((n, 2), np.float32)
@@ -179,7 +203,9 @@ class ContextualStage(torch.nn.Module):
             idx = order[s : s + batch_size]
             enc = self.encode([texts[i] for i in idx])
             mask = enc["attention_mask"]
-            h = self.top(self.bottom(enc["input_ids"], mask), mask)  # (B, T, H)
+            with self._arithmetic():
+                h = self.top(self.bottom(enc["input_ids"], mask), mask)
+            h = h.float()  # (B, T, H); the head and the token shares stay fp32
             out[idx] = self.forward_head(h, mask).numpy()
             per_tok = (h @ w.T) / mask.sum(1, keepdim=True)[..., None].to(h.dtype)  # (B, T, 2) share of each token in the pooled logit
             for r, i in enumerate(idx):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 
 import numpy as np
@@ -219,7 +221,7 @@ def test_shipped_span_after_emoji(shipped):
 
 
 # ---- the contextual stage and the cascade -----------------------------------------------------
-def tiny_cascade(quantize: bool = False) -> TextClassifier:
+def tiny_cascade(precision: str = "fp32") -> TextClassifier:
     """The tiny lexical model + the base MiniLM (pip package) with a random head; every post routed."""
     import dataclasses
 
@@ -229,7 +231,7 @@ def tiny_cascade(quantize: bool = False) -> TextClassifier:
 
     lex = tiny_model()
     cfg = dataclasses.replace(lex.config, contextual=True, contextual_first_tuned=5, max_tokens=32, route_low=0.0,
-                              route_high=1.0, quantize=quantize)
+                              route_high=1.0, precision=precision)
     torch.manual_seed(0)
     stage = ContextualStage(base_dir=base_model_dir(cfg.base_package), first_tuned=5, max_tokens=32)
     torch.nn.init.normal_(stage.head.weight, std=0.5)
@@ -250,6 +252,31 @@ def test_cascade_shared_checks(check, cascade):
 
 def test_cascade_save_load_round_trip(cascade, tmp_path):
     check_save_load_round_trip(cascade, tmp_path)
+
+
+def test_bf16_runs_the_same_weights_close_to_fp32():
+    """bf16 (the shipped setting) changes arithmetic, not weights: logits stay near fp32 and the
+    delta it would save is the one it loaded (where the CPU has no native bf16 it runs fp32)."""
+    import torch
+
+    fp32, bf16 = tiny_cascade().contextual, tiny_cascade().contextual.set_precision("bf16")
+    assert fp32.precision == "fp32" and bf16.precision in ("bf16", "fp32")
+    texts = TINY + ["gracias por el regalo 💕 @marca", "Été à Paris, clip from last night's game 🔥 " * 3]
+    a, _ = fp32.logits(texts)
+    b, _ = bf16.logits(texts)
+    assert np.abs(a - b).max() <= 0.02 * max(1.0, np.abs(a).max()), (a, b)
+    kept = bf16.delta()
+    assert all(torch.equal(v, kept[k]) for k, v in fp32.delta().items())
+    with pytest.raises(RuntimeError, match="build a new stage"):
+        bf16.load_delta(kept) if bf16.precision == "bf16" else bf16.quantize().load_delta(kept)
+
+
+def test_precision_setting_is_checked_and_old_artifacts_keep_int8(tmp_path):
+    with pytest.raises(ValueError, match=r"TextConfig.precision: expected one of \('bf16', 'int8', 'fp32'\), got 'fp16'"):
+        TextConfig(precision="fp16")
+    old = {k: v for k, v in dataclasses.asdict(TextConfig()).items() if k != "precision"}
+    (tmp_path / "config.json").write_text(json.dumps(dict(old, quantize=True)))
+    assert TextConfig.from_json(tmp_path / "config.json").precision == "int8"
 
 
 def test_cascade_routes_every_post_and_blends(cascade):

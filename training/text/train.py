@@ -78,7 +78,7 @@ route_low = 0.08
 route_high = 0.35
 route_on = "branded"  # whose probability routes: "branded", "copyright" or "both"
 card_only = False  # only re-render out_dir/card.md from its metrics.json and config.json (no training)
-quantize = True  # int8 dynamic quantization of the encoder at load; held-out metrics use the loaded artifact
+precision = "bf16"  # encoder arithmetic at inference (TextConfig.precision); held-out metrics use the loaded artifact
 out_dir = "models/text/artifact"
 # -----------------------------------------------------------------------------
 
@@ -273,7 +273,7 @@ def main() -> None:
         c_branded=c_branded, c_copyright=c_copyright, evidence_min_score=evidence_min_score,
         contextual=contextual, base_package=base_package, base_version=base_version,
         contextual_first_tuned=first_tuned, max_tokens=max_tokens, route_low=route_low, route_high=route_high,
-        route_on=route_on, quantize=quantize,
+        route_on=route_on, precision=precision,
         version=f"text-{_dt.date.today():%Y%m%d}-{commit}",
     )
     with open(PATTERNS_FILE, encoding="utf-8") as f:
