@@ -52,7 +52,8 @@ and `no_copyrighted_content` (P(reuses copyrighted material)), with evidence spa
    the base weights from the pip package `{metrics['base_package']}` (loaded with `local_files_only=True`);
    layers {cfg.contextual_first_tuned}-5 and a mean-pool -> Linear(384, 2) head are fine-tuned here and shipped as an fp16 delta
    (`contextual.safetensors`). Inference runs in `precision={cfg.precision}`: for bf16 the encoder's Linear weights are cast
-   to bfloat16 at load (fp32 accumulation, posts batched by length; logits within about 0.1 of fp32, about 2x faster than
+   to bfloat16 at load (fp32 accumulation, posts batched by length; logits within about 0.1 of fp32 and within about 0.05
+   of the same post in another batch; about 2x faster than
    one-post int8 on this CPU, whose int8 logits drifted 0.75 from fp32 on average); a CPU without native bf16 runs fp32.
    Every number below is measured on the artifact as loaded. A routed post's probability is
    `sigmoid(a * lexical logit + b * contextual logit + d)` per check (stacking weights

@@ -250,9 +250,9 @@ YouTube / YouTube Shorts marks. Classes: none, tiktok, youtube. Two stages:
 
 ## Reproduce
 `python -m training.watermark.train --data_dir=../shared/data/tiktok-frames && python -m training.watermark.evaluate --data_dir=../shared/data/tiktok-frames`
-(`make train-watermark`; seed {cfg.get('seed')}, {cfg.get('max_steps')} steps of {cfg.get('batch_size')} frames, 1 CPU thread; this run took {t.get('train_seconds', 0) / 60:.1f} min
-on a shared 2-core machine, {t.get('data_seconds', 0) / 60:.1f} min of it for the data (rendering the H.264 clips from scratch
-took 20.3 min when they were last built; a second run reads them from the cache); the OCR stage is not trained). Commit: {m['commit']}.
+(`make train-watermark`; seed {cfg.get('seed')}, {cfg.get('max_steps')} steps of {cfg.get('batch_size')} frames; the network on 1 CPU thread, its batches made
+by a worker process on the other core; this run took {t.get('train_seconds', 0) / 60:.1f} min on a 2-core machine, {t.get('data_seconds', 0) / 60:.1f} min of it
+{'reading the rendered clips from the cache' if t.get('data_cached') else 'rendering the H.264 clips from scratch'}; the OCR stage is not trained). Commit: {m['commit']}.
 
 ## Held-out frame metrics (same split and frames for both columns)
 | metric | CNN only (previous behaviour) | CNN + OCR cascade |

@@ -169,7 +169,7 @@ def load_or_build(log) -> tuple[dict, dict]:
     key = f"seed{seed}_clips{n_clips}_{n_test_clips}_videos{n_test_videos}"
     path = Path(cache_dir) / f"data_{key}.npz"
     if path.is_file():
-        log(f"data: cached {path}")
+        log(f"data: cached {path} (delete it to render the clips again)")
         z = np.load(path, allow_pickle=False)
         meta = json.loads(path.with_suffix(".json").read_text())
         return ({"x": z["train_x"], "y": z["train_y"], "b": z["train_b"], "meta": meta["train"]},
@@ -193,8 +193,9 @@ def main() -> None:
 
     # data: real frames split by source video + rendered clips split by photo and font
     global train, boxed_positives, negatives
+    data_cached = any(Path(cache_dir).glob(f"data_seed{seed}_clips{n_clips}_{n_test_clips}_videos{n_test_videos}.npz"))
     train, test = load_or_build(log)
-    data_seconds = time.perf_counter() - t_start  # rendering the H.264 clips (about 20 min) or reading the cache
+    data_seconds = time.perf_counter() - t_start  # rendering the H.264 clips or reading the cache
     boxed_positives = np.nonzero((train["y"] > 0) & ~np.isnan(train["b"][:, 0]))[0]
     negatives = np.nonzero(train["y"] == 0)[0]
     mix_rng = np.random.default_rng(seed + 1)
@@ -266,7 +267,8 @@ def main() -> None:
     # artifact: weights + config; the curve goes to evaluate.py via the cache dir
     save(net.eval().to(memory_format=torch.contiguous_format), Path(out_dir))
     Path(cache_dir, "history.json").write_text(json.dumps({"history": history, "train_seconds": time.perf_counter() - t_start,
-                                                            "data_seconds": data_seconds, "config": run_config}))
+                                                            "data_seconds": data_seconds, "data_cached": data_cached,
+                                                            "config": run_config}))
     log(f"saved {out_dir}; run `python -m training.watermark.evaluate` for held-out metrics")
 
 
