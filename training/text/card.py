@@ -120,7 +120,7 @@ Calibration (10 bins): branded ECE {b['calibration']['ece']:.3f} (lexical {lo['b
 copyright ECE {c['calibration']['ece']:.3f} (lexical {lo['copyright']['ece']:.3f}), Brier {c['calibration']['brier']:.3f}. Curves: `pr_calibration.png`;
 confusion matrices: `confusion_per_language.png`; bins in `metrics.json`.
 
-### How the stages are combined (held-out F1 from fp32 logits, before int8 and before recalibration; min over languages)
+### How the stages are combined (held-out F1 from fp32 logits, before {cfg.precision} and before recalibration; min over languages)
 | combination | routed | branded | copyright | branded min lang | copyright min lang |
 |---|---|---|---|---|---|
 {alt_rows}
