@@ -18,7 +18,7 @@ import sys
 
 # -----------------------------------------------------------------------------
 batch_size = 256  # posts per score_texts call in the batched pass
-iterations = 20  # timed batched calls
+iterations = 60  # timed batched calls (20 left the all-cores pass at about 5 s, within this VM's noise)
 single_iterations = 500  # timed one-post calls (for p50/p99 latency)
 warmup = 3  # untimed batched calls before timing
 workers = 2  # processes for the all-cores pass: one 1-thread worker per core, forked after load, as service/batch.py runs them
