@@ -234,9 +234,9 @@ class TextClassifier:
         floor, k = self.config.evidence_min_score, self.config.cue_tokens
         wanted = [(i, h) for i in range(len(texts)) for h, check in enumerate(CHECKS)
                   if probs[i, h] >= floor and not any(s["check"] == check for s in spans[i])]
-        lexical = iter(self._lexical_cues([texts[i] for i, h in wanted if i not in contrib],
-                                     x_word[[i for i, h in wanted if i not in contrib]],
-                                     [h for i, h in wanted if i not in contrib], k))
+        by_words = [(i, h) for i, h in wanted if i not in contrib]  # the lexical stage answered these posts
+        lexical = iter(self._lexical_cues([texts[i] for i, _ in by_words], x_word[[i for i, _ in by_words]],
+                                          [h for _, h in by_words], k))
         out: dict[int, list[dict]] = {}
         for i, h in wanted:
             text, check = texts[i], CHECKS[h]

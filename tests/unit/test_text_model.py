@@ -223,8 +223,6 @@ def test_shipped_span_after_emoji(shipped):
 # ---- the contextual stage and the cascade -----------------------------------------------------
 def tiny_cascade(precision: str = "fp32") -> TextClassifier:
     """The tiny lexical model + the base MiniLM (pip package) with a random head; every post routed."""
-    import dataclasses
-
     import torch
 
     from models.text.contextual import ContextualStage, base_model_dir
