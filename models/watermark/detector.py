@@ -259,6 +259,7 @@ def save(net: WatermarkNet, path: Path) -> None:
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     save_file({k: v.detach().contiguous() for k, v in net.state_dict().items()}, str(path / WEIGHTS_FILE))
+    (path / WEIGHTS_FILE).chmod(0o644)  # safetensors writes 0600; a service running as another user must read it
     net.config.to_json(path / CONFIG_FILE)
 
 
