@@ -146,12 +146,12 @@ class TrainingBatches(torch.utils.data.IterableDataset):
 
     def __init__(self, synth: S.Synth, synth_rng: np.random.Generator, grid: tuple[int, int]) -> None:
         self.synth, self.synth_rng, self.grid = synth, synth_rng, grid
+        self.n_syn = int(round(batch_size * synth_frac))  # frames per batch rendered on the fly
 
     def __iter__(self):
         cv2.setNumThreads(1)  # DataLoader already gives the worker one torch thread
         gen, mix_rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed + 1)
-        n_syn = int(round(batch_size * synth_frac))
-        n_cache = batch_size - n_syn
+        n_syn, n_cache = self.n_syn, batch_size - self.n_syn
         perm, pos, epoch = torch.randperm(len(train["y"]), generator=gen), 0, 0
         for _ in range(max_steps):
             if pos + n_cache > len(perm):
@@ -165,7 +165,8 @@ class TrainingBatches(torch.utils.data.IterableDataset):
             yield x.contiguous(memory_format=torch.channels_last), torch.from_numpy(yb), torch.from_numpy(cell_targets(bb, yb, self.grid)), epoch
 
 
-def load_or_build(log) -> tuple[dict, dict]:
+def load_or_build(log) -> tuple[dict, dict, bool]:
+    """(train, test, whether they came from the cache) for this config's seed and sizes."""
     key = f"seed{seed}_clips{n_clips}_{n_test_clips}_videos{n_test_videos}"
     path = Path(cache_dir) / f"data_{key}.npz"
     if path.is_file():
@@ -173,13 +174,13 @@ def load_or_build(log) -> tuple[dict, dict]:
         z = np.load(path, allow_pickle=False)
         meta = json.loads(path.with_suffix(".json").read_text())
         return ({"x": z["train_x"], "y": z["train_y"], "b": z["train_b"], "meta": meta["train"]},
-                {"x": z["test_x"], "y": z["test_y"], "b": z["test_b"], "meta": meta["test"], "videos": meta["test_videos"]})
+                {"x": z["test_x"], "y": z["test_y"], "b": z["test_b"], "meta": meta["test"], "videos": meta["test_videos"]}, True)
     train, test, test_videos = D.build(Path(data_dir), WatermarkConfig().input_size, n_clips, n_test_clips, n_test_videos, seed, log)
     (tx, ty, tb), (vx, vy, vb) = train.arrays(), test.arrays()
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, train_x=tx, train_y=ty, train_b=tb, test_x=vx, test_y=vy, test_b=vb)
     path.with_suffix(".json").write_text(json.dumps({"train": train.meta, "test": test.meta, "test_videos": test_videos}))
-    return ({"x": tx, "y": ty, "b": tb, "meta": train.meta}, {"x": vx, "y": vy, "b": vb, "meta": test.meta, "videos": test_videos})
+    return ({"x": tx, "y": ty, "b": tb, "meta": train.meta}, {"x": vx, "y": vy, "b": vb, "meta": test.meta, "videos": test_videos}, False)
 
 
 def main() -> None:
@@ -193,12 +194,10 @@ def main() -> None:
 
     # data: real frames split by source video + rendered clips split by photo and font
     global train, boxed_positives, negatives
-    data_cached = any(Path(cache_dir).glob(f"data_seed{seed}_clips{n_clips}_{n_test_clips}_videos{n_test_videos}.npz"))
-    train, test = load_or_build(log)
+    train, test, data_cached = load_or_build(log)
     data_seconds = time.perf_counter() - t_start  # rendering the H.264 clips or reading the cache
     boxed_positives = np.nonzero((train["y"] > 0) & ~np.isnan(train["b"][:, 0]))[0]
     negatives = np.nonzero(train["y"] == 0)[0]
-    mix_rng = np.random.default_rng(seed + 1)
     name = version or f"watermark-{time.strftime('%Y%m%d')}-{git_commit()}"
     config = replace(WatermarkConfig(), version=name, stem_channels=stem_channels)
     grid = (config.input_size[0] // config.stride, config.input_size[1] // config.stride)
@@ -214,7 +213,8 @@ def main() -> None:
                     min_opacity=synth_min_opacity, yt_min_width=synth_yt_min_width, mono_min_width=synth_mono_min_width,
                     yt_random_frac=synth_yt_random_frac, n_red_negatives=synth_red_negatives,
                     class_p=(1 - synth_tiktok_p - synth_youtube_p - synth_endcard_p, synth_tiktok_p, synth_youtube_p, synth_endcard_p))
-    log(f"synth pools ready: {len(synth.footage)} footage crops, {int(round(batch_size * synth_frac))} of {batch_size} frames per batch on the fly")
+    batches = TrainingBatches(synth, synth_rng, grid)
+    log(f"synth pools ready: {len(synth.footage)} footage crops, {batches.n_syn} of {batch_size} frames per batch on the fly")
 
     # model and optimiser
     net = WatermarkNet(config).to(memory_format=torch.channels_last)  # channels-last: faster depthwise convs on CPU
@@ -237,7 +237,7 @@ def main() -> None:
 
     # batches come from one worker process, so rendering overlaps the forward/backward pass;
     # its own generator for the worker seed leaves the global RNG (weight init) untouched
-    loader = torch.utils.data.DataLoader(TrainingBatches(synth, synth_rng, grid), batch_size=None, num_workers=1,
+    loader = torch.utils.data.DataLoader(batches, batch_size=None, num_workers=1,
                                          prefetch_factor=4, generator=torch.Generator().manual_seed(seed))
     run_loss, n_seen = 0.0, 0
     for step, (x, y, cells, epoch) in enumerate(loader):
@@ -246,7 +246,7 @@ def main() -> None:
         for g in opt.param_groups:
             g["lr"] = cur_lr
         # forward: whole-frame loss plus per-cell loss (ignore = -1)
-        f_logits, c_logits = net(x.contiguous(memory_format=torch.channels_last))  # no copy when the layout survived the queue
+        f_logits, c_logits = net(x)  # channels-last from the worker: the layout survives the DataLoader's shared memory
         loss = F.cross_entropy(f_logits, y, label_smoothing=0.02)
         loss = loss + cell_loss_weight * F.cross_entropy(c_logits, cells, weight=cell_w, ignore_index=-1)
         # backward and step
