@@ -239,6 +239,9 @@ def summarise(items, scores) -> dict:
         for plat in ("tiktok", "youtube"):
             pos = p[[it["label"] == plat for it in items]]
             out[f"{plat}_recall_at_{fpr:.1%}_fpr"] = round(float((pos > thr).mean()), 4)
+        # the issue's frame target: real TikTok frames (corner marks and end cards) against every negative
+        real = p[[it["kind"] in ("real_corner", "real_endcard") for it in items]]
+        out[f"real_tiktok_recall_at_{fpr:.1%}_fpr"] = round(float((real > thr).mean()), 4)
     for thr in (0.5, 0.95):
         out[f"negatives_flagged_at_{thr}"] = round(float((neg >= thr).mean()), 4)
         for kind in sorted({it["kind"] for it in items}):
@@ -281,6 +284,7 @@ def write_card_section(path: Path, record: dict) -> None:
     """Replace (or append) the production-path section of card.md with this run's table."""
     r = record["results"]
     rows = [
+        ("real TikTok frames (corner + end card) recall at 0.5 % FPR", "real_tiktok_recall_at_0.5%_fpr"),
         ("real + rendered TikTok recall at 0.5 % FPR", "tiktok_recall_at_0.5%_fpr"),
         ("YouTube recall at 1 % FPR", "youtube_recall_at_1.0%_fpr"),
         ("negatives flagged at 0.5", "negatives_flagged_at_0.5"),
