@@ -5,9 +5,13 @@ Used by train.py at the end of a run and by `python -m training.text.train --car
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from models.text.config import TextConfig
 
 __all__ = ["render_card"]
+
+HISTORY_FILE = Path(__file__).with_name("card_history.md")
 
 
 def render_card(cfg: TextConfig, resolved: dict, metrics: dict, command: str, seconds: float) -> str:
@@ -132,6 +136,7 @@ fail_at: lowest threshold with precision >= 0.98; review_at: highest threshold w
 |---|---|---|
 {thr}
 
+{history_section()}
 {independent_section(metrics.get("independent"))}
 ## Speed
 See `benchmarks/results/text.json` (`python benchmarks/bench_text.py`): posts/s batched for the whole
@@ -153,6 +158,12 @@ the whole stage again on one forked 1-thread worker per core (how the batch CLI 
   scores as branded.
 - Languages other than en/fr/es/pt/de are not covered.
 """
+
+
+def history_section() -> str:
+    """The hand-written comparison with earlier versions (`card_history.md` beside this file), kept
+    across retrains: a retrain regenerates every other section from metrics.json."""
+    return HISTORY_FILE.read_text(encoding="utf-8") if HISTORY_FILE.is_file() else ""
 
 
 def before_section(before: dict | None, langs: list[str]) -> str:
