@@ -5,7 +5,8 @@ A two-stage cascade scores each post for two checks:
     char_wb n-grams (hashed, sublinear tf-idf, l2)  ─┐
     word n-grams    (hashed, sublinear tf-idf, l2)  ─┼─► lexical logits z (N, 2) ─► Platt ─► p_lex
     rule features   (patterns.yaml, binary × w)     ─┘
-                                                           │ route_low < p_lex < route_high (either check)
+                                                           │ route_low < p_lex < route_high (route_on check),
+                                                           │ or copyright_route_low < p_lex[copyright] < ..._high
                                                            ▼
     fine-tuned MiniLM (models/text/contextual.py) ─► contextual logits c ─► p = sigmoid(a·z + b·c + d)
 
@@ -286,10 +287,12 @@ class TextClassifier:
                 for n in range(1, self.config.word_ngram_max + 1) for j in range(len(tokens) - n + 1)]
 
     def route(self, probs: np.ndarray) -> np.ndarray:
-        """Which posts go to the contextual stage: lexical probability of a `route_on` check inside the band, (N,) bool."""
+        """Which posts go to the contextual stage, (N,) bool: the lexical probability of a `route_on` check
+        inside (route_low, route_high), or the copyright one inside its own band (config)."""
         if self.contextual is None:
             return np.zeros(len(probs), dtype=bool)
-        return route_mask(probs, self.config.route_low, self.config.route_high, self.config.route_on)
+        cfg = self.config
+        return route_mask(probs, cfg.route_low, cfg.route_high, cfg.route_on, (cfg.copyright_route_low, cfg.copyright_route_high))
 
     def save(self, path: str | Path) -> Path:
         """Write config.json, weights.safetensors and patterns.yaml into folder `path`."""
@@ -332,10 +335,13 @@ def logit(probs: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
-def route_mask(probs: np.ndarray, low: float, high: float, on: str) -> np.ndarray:
-    """(N,) bool: the lexical probability (N, 2) of a routing check lies strictly inside (low, high)."""
+def route_mask(probs: np.ndarray, low: float, high: float, on: str,
+               copyright_band: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """(N,) bool: the lexical probability (N, 2) of a routing check lies strictly inside (low, high),
+    or the copyright probability strictly inside `copyright_band` (empty by default)."""
     cols = {"branded": [0], "copyright": [1], "both": [0, 1]}[on]
-    return ((probs[:, cols] > low) & (probs[:, cols] < high)).any(axis=1)
+    inside = ((probs[:, cols] > low) & (probs[:, cols] < high)).any(axis=1)
+    return inside | ((probs[:, 1] > copyright_band[0]) & (probs[:, 1] < copyright_band[1]))
 
 
 def _dump_patterns(spec: dict[str, Any]) -> str:

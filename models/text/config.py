@@ -40,6 +40,11 @@ class TextConfig:
             check lies strictly between route_low and route_high; other posts keep the lexical answer.
         route_high: see route_low.
         route_on: which checks' uncertainty routes a post: "branded", "copyright" or "both".
+        copyright_route_low: a post is also routed when its lexical copyright probability lies strictly
+            between copyright_route_low and copyright_route_high. The copyright check has its own band
+            because its decision boundary after the held-out recalibration sits at another lexical
+            probability than branded's. An empty band (the default; every artifact before v5) adds nothing.
+        copyright_route_high: see copyright_route_low.
         precision: arithmetic of the encoder at inference; the shipped weights stay fp16 and the held-out
             metrics are measured the way the artifact says. "bf16": bfloat16 autocast (fp32 accumulation),
             posts batched by length (about 2x faster than "int8" on a CPU with AMX or AVX512-BF16; logits
@@ -69,6 +74,8 @@ class TextConfig:
     route_low: float = 0.1
     route_high: float = 0.9
     route_on: str = "branded"
+    copyright_route_low: float = 0.0
+    copyright_route_high: float = 0.0
     precision: str = "bf16"
     cue_tokens: int = 3
     version: str = "text-untrained"
@@ -89,6 +96,9 @@ class TextConfig:
             raise ValueError(
                 f"TextConfig.route_low/high: expected 0 <= low <= high <= 1, got {self.route_low}, {self.route_high}"
             )
+        if not 0.0 <= self.copyright_route_low <= self.copyright_route_high <= 1.0:
+            raise ValueError("TextConfig.copyright_route_low/high: expected 0 <= low <= high <= 1, "
+                             f"got {self.copyright_route_low}, {self.copyright_route_high}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"TextConfig.precision: expected one of {PRECISIONS}, got {self.precision!r}")
         if self.route_on not in ("branded", "copyright", "both"):

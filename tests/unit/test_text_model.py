@@ -293,6 +293,18 @@ def test_contextual_config_needs_stage():
         TextClassifier(config=dataclasses.replace(lex.config, contextual=True), weights=lex.weights, patterns=lex.extractor.spec)
     with pytest.raises(ValueError, match=r"route_low/high: expected 0 <= low <= high <= 1, got 0.9, 0.1"):
         TextConfig(route_low=0.9, route_high=0.1)
+    with pytest.raises(ValueError, match=r"copyright_route_low/high: expected 0 <= low <= high <= 1, got 0.4, 0.2"):
+        TextConfig(copyright_route_low=0.4, copyright_route_high=0.2)
+
+
+def test_route_mask_copyright_band():
+    """The copyright band routes on its own column; the empty default band (older artifacts) adds nothing."""
+    from models.text.classifier import route_mask
+
+    probs = np.array([[0.2, 0.01], [0.01, 0.2], [0.01, 0.5], [0.5, 0.01]])  # (N, 2) [branded, copyright]
+    assert route_mask(probs, 0.08, 0.35, "branded").tolist() == [True, False, False, False]
+    assert route_mask(probs, 0.08, 0.35, "branded", (0.1, 0.3)).tolist() == [True, True, False, False]
+    assert route_mask(probs, 0.08, 0.35, "copyright").tolist() == [False, True, False, False]
 
 
 def test_cue_spans_point_at_words():

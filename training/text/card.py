@@ -51,7 +51,7 @@ and `no_copyrighted_content` (P(reuses copyrighted material)), with evidence spa
    binary rule features from `patterns.yaml`; one L2 logistic regression per check (liblinear),
    Platt-calibrated on out-of-fold logits (folds split by phrase family).
 2. **Contextual stage** (posts where the lexical probability lies in
-   ({cfg.route_low}, {cfg.route_high}) for `route_on={cfg.route_on}`; {metrics['routed_fraction']:.1%} of the held-out posts): `transformers` BertModel
+   ({cfg.route_low}, {cfg.route_high}) for `route_on={cfg.route_on}`{copyright_band(cfg)}; {metrics['routed_fraction']:.1%} of the held-out posts): `transformers` BertModel
    all-MiniLM-L6-v2 (6 layers, hidden 384, uncased WordPiece, <= {cfg.max_tokens} tokens). Layers 0-{cfg.contextual_first_tuned - 1} are
    the base weights from the pip package `{metrics['base_package']}` (loaded with `local_files_only=True`);
    layers {cfg.contextual_first_tuned}-5 and a mean-pool -> Linear(384, 2) head are fine-tuned here and shipped as an fp16 delta
@@ -158,6 +158,13 @@ the whole stage again on one forked 1-thread worker per core (how the batch CLI 
   scores as branded.
 - Languages other than en/fr/es/pt/de are not covered.
 """
+
+
+def copyright_band(cfg: TextConfig) -> str:
+    """The card's words for the copyright routing band ("" when it is empty)."""
+    if cfg.copyright_route_high <= cfg.copyright_route_low:
+        return ""
+    return f", or the copyright probability in ({cfg.copyright_route_low}, {cfg.copyright_route_high})"
 
 
 def history_section() -> str:
