@@ -291,8 +291,7 @@ class TextClassifier:
         inside (route_low, route_high), or the copyright one inside its own band (config)."""
         if self.contextual is None:
             return np.zeros(len(probs), dtype=bool)
-        cfg = self.config
-        return route_mask(probs, cfg.route_low, cfg.route_high, cfg.route_on, (cfg.copyright_route_low, cfg.copyright_route_high))
+        return route_by_config(self.config, probs)
 
     def save(self, path: str | Path) -> Path:
         """Write config.json, weights.safetensors and patterns.yaml into folder `path`."""
@@ -342,6 +341,11 @@ def route_mask(probs: np.ndarray, low: float, high: float, on: str,
     cols = {"branded": [0], "copyright": [1], "both": [0, 1]}[on]
     inside = ((probs[:, cols] > low) & (probs[:, cols] < high)).any(axis=1)
     return inside | ((probs[:, 1] > copyright_band[0]) & (probs[:, 1] < copyright_band[1]))
+
+
+def route_by_config(cfg: TextConfig, probs: np.ndarray) -> np.ndarray:
+    """`route_mask` with every band `cfg` sets: the one routing rule inference and training share."""
+    return route_mask(probs, cfg.route_low, cfg.route_high, cfg.route_on, (cfg.copyright_route_low, cfg.copyright_route_high))
 
 
 def _dump_patterns(spec: dict[str, Any]) -> str:

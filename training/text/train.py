@@ -33,7 +33,7 @@ import yaml
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-from models.text.classifier import PATTERNS_FILE, TextClassifier, load, route_mask
+from models.text.classifier import PATTERNS_FILE, TextClassifier, load, route_by_config, route_mask
 from models.text.config import TextConfig
 from models.text.contextual import ContextualStage, base_model_dir
 from training.configurator import apply_overrides, git_commit
@@ -241,7 +241,7 @@ def _train_contextual(cfg: TextConfig, train_rows, val_rows, lex_oof: np.ndarray
     # stacking: p = sigmoid(a * lexical logit + b * contextual logit + d), fitted on the routed out-of-fold posts
     lz = lex_oof[sub]  # (n, 2) lexical out-of-fold logits
     lp = 1.0 / (1.0 + np.exp(-(lz * lex_platt[:, 0] + lex_platt[:, 1])))
-    routed = route_mask(lp, cfg.route_low, cfg.route_high, cfg.route_on, (cfg.copyright_route_low, cfg.copyright_route_high))
+    routed = route_by_config(cfg, lp)
     stack = np.zeros((2, 3), np.float32)
     for h in range(2):
         m = routed if routed.sum() > 200 and len(set(y[routed, h])) == 2 else np.ones(len(sub), bool)
