@@ -68,13 +68,15 @@ class Synth:
     def __init__(self, photos: list[np.ndarray], footage: list[np.ndarray], fonts, out_size, seed: int,
                  n_marks: int = 240, n_overlays: int = 400, n_cards: int = 40, min_opacity: float = 0.3,
                  yt_min_width: float = 0.04, mono_min_width: float = 0.0, yt_random_frac: float = 0.0,
-                 n_red_negatives: int = 0, class_p=(0.45, 0.25, 0.25, 0.05)) -> None:
+                 n_red_negatives: int = 0, hue_p: float = 0.0, class_p=(0.45, 0.25, 0.25, 0.05)) -> None:
         rng = np.random.default_rng(seed)
         # mark opacity starts at min_opacity; YouTube marks at yt_min_width of the frame width; marks
         # without any red (a plain white Shorts logo + handle) at mono_min_width, since small they look
         # like the bare @handles that are negatives. yt_random_frac of the YouTube pool is drawn by
         # R.youtube_mark_random (random logo shape, layout and glyphs), the rest by the fixed drawings;
-        # n_red_negatives red UI shapes join the look-alike pool; class_p: none, tiktok, youtube, end card
+        # n_red_negatives red UI shapes join the look-alike pool; hue_p: share of backgrounds whose hue is
+        # rotated (see _jitter); class_p: none, tiktok, youtube, end card
+        self.hue_p = hue_p
         self.min_opacity, self.yt_min_width, self.mono_min_width = min_opacity, yt_min_width, mono_min_width
         self.class_p = tuple(class_p)
         self.photos, self.footage, self.fonts, self.out_size = photos, footage, list(fonts), tuple(out_size)
@@ -160,10 +162,16 @@ class Synth:
 
     def _jitter(self, rng, img: np.ndarray) -> np.ndarray:
         """Colour jitter on uint8 through per-channel lookup tables (cheap): saturation, white
-        balance, contrast, brightness, gamma, sometimes a channel swap."""
+        balance, contrast, brightness, gamma, sometimes a channel swap or a hue rotation."""
         img = np.clip(img, 0, 255).astype(np.uint8)
         if rng.random() < 0.3:
             img = np.ascontiguousarray(img[..., rng.permutation(3)])
+        if rng.random() < self.hue_p:
+            # natural objects in every hue: the top false alarms on clean photos were red things with
+            # white highlights (a saucer, a motorbike), which the few training photos barely show
+            hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
+            hsv[..., 0] = ((hsv[..., 0].astype(np.int16) + int(rng.integers(0, 180))) % 180).astype(np.uint8)
+            img = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
         sat = float(rng.uniform(0.3, 1.5))
         gray = cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
         img = cv2.addWeighted(img, sat, gray, 1 - sat, 0)

@@ -47,6 +47,7 @@ synth_yt_min_width = 0.04  # on-the-fly YouTube marks: smallest width (fraction 
 synth_mono_min_width = 0.10  # on-the-fly YouTube marks without red (white logo + handle, flat-coloured): smallest width
 synth_yt_random_frac = 0.5  # share of on-the-fly YouTube marks drawn with random logo shape / layout / glyphs (render.py)
 synth_red_negatives = 80  # red UI shapes that are not YouTube (play circles, hearts, badges) added to the look-alike pool
+synth_hue_p = 0.3  # share of on-the-fly backgrounds with a random hue rotation (red natural objects as negatives)
 synth_tiktok_p = 0.22  # on-the-fly frames: share with a TikTok corner mark
 synth_youtube_p = 0.33  # ... with a YouTube / Shorts mark
 synth_endcard_p = 0.05  # ... with a TikTok end card (the rest carry no mark)
@@ -211,7 +212,7 @@ def main() -> None:
     photos = D.load_photos([p for p in D.PHOTO_FILES if p not in D.TEST_PHOTOS])
     synth = S.Synth(photos, S.footage_crops(videos, train_ids, synth_rng), R.TRAIN_FONTS, config.input_size, seed + 3,
                     min_opacity=synth_min_opacity, yt_min_width=synth_yt_min_width, mono_min_width=synth_mono_min_width,
-                    yt_random_frac=synth_yt_random_frac, n_red_negatives=synth_red_negatives,
+                    yt_random_frac=synth_yt_random_frac, n_red_negatives=synth_red_negatives, hue_p=synth_hue_p,
                     class_p=(1 - synth_tiktok_p - synth_youtube_p - synth_endcard_p, synth_tiktok_p, synth_youtube_p, synth_endcard_p))
     batches = TrainingBatches(synth, synth_rng, grid)
     log(f"synth pools ready: {len(synth.footage)} footage crops, {batches.n_syn} of {batch_size} frames per batch on the fly")
