@@ -467,3 +467,16 @@ def test_cross_recalibrated_scores_each_half_with_a_fit_on_the_other():
     # a fit on a half's own labels would differ: the halves get different maps
     assert not np.allclose(fit_recalibration([rows[i] for i in np.flatnonzero(halves == 0)], raw[halves == 0]),
                            fit_recalibration([rows[i] for i in np.flatnonzero(halves == 1)], raw[halves == 1]))
+
+
+def test_phrase_bank_holds_out_every_phrasing():
+    # a phrasing in both a training and a held-out family would be scored as "unseen" after training on it
+    from training.text.generate import load_bank, shared_phrasings
+
+    bank = load_bank()
+    assert shared_phrasings(bank) == []
+    leaky = {**bank, "langs": {**bank["langs"], "en": {**bank["langs"]["en"]}}}
+    fams = list(leaky["langs"]["en"]["credit"])
+    fams[0] = fams[0] + " || " + fams[3].split("||")[0].upper()  # family 3 is held out; case must not hide it
+    leaky["langs"]["en"]["credit"] = fams
+    assert [lang for lang, _ in shared_phrasings(leaky)] == ["en"]

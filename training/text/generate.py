@@ -38,7 +38,7 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["LANGS", "CATEGORIES", "generate", "load_bank"]
+__all__ = ["LANGS", "CATEGORIES", "generate", "load_bank", "shared_phrasings"]
 
 LANGS = ("en", "fr", "es", "pt", "de")
 BRANDED = ("disclosed", "pitch", "affiliate", "thanks", "giveaway")
@@ -64,6 +64,18 @@ def _families(bank: dict, lang: str, category: str, split: str) -> list[tuple[in
     fams = bank["langs"][lang][category]
     keep = [(i, f) for i, f in enumerate(fams) if (i % 4 == 3) == (split == "val")]
     return [(i, [p.strip() for p in f.split("||")]) for i, f in keep]
+
+
+def shared_phrasings(bank: dict) -> list[tuple[str, str]]:
+    """(language, phrasing) pairs that a training family and a held-out family both hold, compared
+    case- and space-insensitively. Must be empty: such a phrasing leaks into the held-out score."""
+    norm = lambda p: " ".join(p.lower().split())  # noqa: E731
+    out = []
+    for lang in LANGS:
+        seen = {split: {norm(p) for c in CATEGORIES if c != "plain" for _, fam in _families(bank, lang, c, split) for p in fam}
+                for split in ("train", "val")}
+        out += [(lang, p) for p in sorted(seen["train"] & seen["val"])]
+    return out
 
 
 def _fill(rng: random.Random, bank: dict, lang: str, phrase: str, split: str) -> str:
