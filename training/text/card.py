@@ -52,23 +52,22 @@ and `no_copyrighted_content` (P(reuses copyrighted material)), with evidence spa
    Platt-calibrated on out-of-fold logits (folds split by phrase family).
 2. **Contextual stage** (posts where the lexical probability lies in
    ({cfg.route_low}, {cfg.route_high}) for `route_on={cfg.route_on}`{copyright_band(cfg)}; {metrics['routed_fraction']:.1%} of the held-out posts): `transformers` BertModel
-   all-MiniLM-L6-v2 (6 layers, hidden 384, uncased WordPiece, <= {cfg.max_tokens} tokens). Layers 0-{cfg.contextual_first_tuned - 1} are
-   the base weights from the pip package `{metrics['base_package']}` (loaded with `local_files_only=True`);
-   layers {cfg.contextual_first_tuned}-5 and a mean-pool -> Linear(384, 2) head are fine-tuned here and shipped as an fp16 delta
+   all-MiniLM-L6-v2 ({encoder_layers(cfg)}, hidden 384, uncased WordPiece, <= {cfg.max_tokens} tokens). {tuned_layers(cfg, metrics['base_package'])}
    (`contextual.safetensors`). Inference runs in `precision={cfg.precision}`: for bf16 the encoder's Linear weights are cast
    to bfloat16 at load (fp32 accumulation, posts batched by length; logits within about 0.1 of fp32 and within about 0.05
    of the same post in another batch; about 2x faster than
    one-post int8 on this CPU, whose int8 logits drifted 0.75 from fp32 on average); a CPU without native bf16 runs fp32.
    Every number below is measured on the artifact as loaded. A routed post's probability is
    `sigmoid(a * lexical logit + b * contextual logit + d)` per check (stacking weights
-   `{[[round(float(x), 3) for x in r] for r in metrics.get('stack', [])]}`), fitted on out-of-fold logits of both stages.
+   `{[[round(float(x), 3) for x in r] for r in metrics.get('stack', [])]}`), {stack_origin(cfg)}
 3. **Recalibration on held-out families** (every post): `p' = sigmoid(s * logit(p) + t)` per check, `[s, t]` =
    `{[[round(float(x), 3) for x in r] for r in metrics.get('recalibration', [[1, 0], [1, 0]])]}`. Out-of-fold logits come from folds that
    share the bank's ideas; a post with a new idea scores lower while still ranking above the negatives (branded AP
    {metrics['heads']['branded']['average_precision']:.3f} on held-out families), so the held-out families, not the folds, set the scale.
    Every held-out number below is **cross-fitted**: the held-out ideas are split in two halves
-   (`training/text/evaluate.py` `idea_halves`) and each half is scored with a fit on the other half; the shipped
-   `[s, t]` is fitted on both. The independent set below never touches it.
+   (`training/text/evaluate.py` `idea_halves`) and each half is scored with {'stacking weights and ' if cfg.stack_fit == 'heldout' else ''}a
+   recalibration fitted on the other half (`cross_stacked`, `cross_recalibrated`); the shipped ones are fitted on both.
+   The independent set below never touches them.
 
 Evidence: the regex matches of `patterns.yaml` on the original text (Python str offsets). When a check
 reaches the evidence floor ({cfg.evidence_min_score}) and no regex supports it, the words of the {cfg.cue_tokens} units that raise
@@ -108,7 +107,7 @@ harder than the previous one's: it holds out new ideas too. Versions are compare
 (`python -m training.text.evaluate --heldout_bank=OLD.yaml`).
 
 ## Command
-`{command}` (seed {resolved['seed']}, 1 CPU thread, {seconds:.0f} s wall on a shared 2-core VM), git commit `{metrics['git_commit']}`.
+`{command}` (seed {resolved['seed']}, 1 CPU thread{', ' + str(resolved['ctx_threads']) + ' for the fine-tuning' if resolved.get('ctx_threads', 1) > 1 else ''}, {seconds:.0f} s wall on a shared 2-core VM), git commit `{metrics['git_commit']}`.
 
 ## Held-out metrics (threshold 0.5, cross-fitted recalibration): cascade vs lexical stage alone
 | lang | branded F1 | branded F1 lexical | copyright F1 | copyright F1 lexical |
@@ -124,7 +123,7 @@ Calibration (10 bins): branded ECE {b['calibration']['ece']:.3f} (lexical {lo['b
 copyright ECE {c['calibration']['ece']:.3f} (lexical {lo['copyright']['ece']:.3f}), Brier {c['calibration']['brier']:.3f}. Curves: `pr_calibration.png`;
 confusion matrices: `confusion_per_language.png`; bins in `metrics.json`.
 
-### How the stages are combined (held-out F1 from fp32 logits, before {cfg.precision} and before recalibration; min over languages)
+### How the stages are combined (held-out F1 from fp32 logits, before {cfg.precision}; {'cross-fitted stacking and recalibration' if cfg.stack_fit == 'heldout' else 'before recalibration'}; min over languages)
 | combination | routed | branded | copyright | branded min lang | copyright min lang |
 |---|---|---|---|---|---|
 {alt_rows}
@@ -158,6 +157,30 @@ the whole stage again on one forked 1-thread worker per core (how the batch CLI 
   scores as branded.
 - Languages other than en/fr/es/pt/de are not covered.
 """
+
+
+def encoder_layers(cfg: TextConfig) -> str:
+    """"6 layers" or "its first 4 of 6 layers": what the stage keeps of the base encoder."""
+    return f"its first {cfg.contextual_layers} of 6 layers" if cfg.contextual_layers else "6 layers"
+
+
+def tuned_layers(cfg: TextConfig, package: str) -> str:
+    """Which encoder layers are the pip package's and which are fine-tuned and shipped."""
+    last = (cfg.contextual_layers or 6) - 1
+    base = f"the pip package `{package}` (loaded with `local_files_only=True`)"
+    if cfg.contextual_first_tuned == 0:
+        return (f"The embeddings are the base weights from {base};\n   layers 0-{last} (all kept) and a mean-pool -> Linear(384, 2) "
+                "head are fine-tuned here and shipped as an fp16 delta")
+    return (f"Layers 0-{cfg.contextual_first_tuned - 1} are\n   the base weights from {base};\n   layers {cfg.contextual_first_tuned}-{last} "
+            "and a mean-pool -> Linear(384, 2) head are fine-tuned here and shipped as an fp16 delta")
+
+
+def stack_origin(cfg: TextConfig) -> str:
+    """Where the stacking weights were fitted."""
+    if cfg.stack_fit == "heldout":
+        return ("fitted on the routed held-out posts, as the recalibration is\n   (out-of-fold fits would need two more "
+                "fine-tunings than the 60-minute training budget holds).")
+    return "fitted on out-of-fold logits of both stages."
 
 
 def copyright_band(cfg: TextConfig) -> str:

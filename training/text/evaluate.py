@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score, confusion_matrix, f1_score, precision_recall_curve
 
-__all__ = ["calibration_bins", "cross_recalibrated", "evaluate", "evaluate_independent", "fit_recalibration", "heldout_f1",
+__all__ = ["calibration_bins", "cross_recalibrated", "cross_stacked", "evaluate", "evaluate_independent", "fit_recalibration", "fit_stack", "heldout_f1",
            "heldout_probs", "idea_halves", "load_independent", "plot_all", "print_independent", "probs_of", "thresholds"]
 
 HEADS = ("branded", "copyright")
@@ -73,10 +73,46 @@ def cross_recalibrated(rows: list[dict], raw: np.ndarray) -> np.ndarray:
     return out
 
 
+def fit_stack(rows: list[dict], z: np.ndarray, zc: np.ndarray, routed: np.ndarray) -> np.ndarray:
+    """(2, 3) stacking weights, rows [w_lexical, w_contextual, bias] per head: logistic regression of each
+    label on both stages' logits (N, 2) over the routed posts (N,) bool (see `models.text.classifier.stacked`)."""
+    from sklearn.linear_model import LogisticRegression
+
+    out = np.zeros((2, 3), np.float32)
+    for h, head in enumerate(HEADS):
+        y = np.array([rows[i][head] for i in np.flatnonzero(routed)])
+        fit = LogisticRegression(C=1e4).fit(np.stack([z[routed, h], zc[routed, h]], 1), y)
+        out[h] = [fit.coef_[0, 0], fit.coef_[0, 1], fit.intercept_[0]]
+    return out
+
+
+def cross_stacked(rows: list[dict], z: np.ndarray, lexical: np.ndarray, zc: np.ndarray, routed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out probabilities (N, 2) of a cascade whose stacking and recalibration are both fitted on
+    held-out families (`TextConfig.stack_fit == "heldout"`), cross-fitted: each half of the held-out ideas
+    is scored with stacking weights and a recalibration fitted on the other half only. Also returns the
+    probabilities before recalibration (N, 2), each half stacked by the other half's fit.
+    Inputs as `TextClassifier.stage_outputs` returns them."""
+    from models.text.classifier import recalibrate, stacked
+
+    halves = idea_halves(rows)
+    out, raw = np.zeros_like(lexical, dtype=np.float32), np.zeros_like(lexical, dtype=np.float32)
+    for h in (0, 1):
+        fit_on, score = np.flatnonzero(halves != h), halves == h
+        sub = [rows[i] for i in fit_on]
+        stack = fit_stack(sub, z[fit_on], zc[fit_on], routed[fit_on])
+        params = fit_recalibration(sub, stacked(z[fit_on], lexical[fit_on], zc[fit_on], routed[fit_on], stack))
+        raw[score] = stacked(z[score], lexical[score], zc[score], routed[score], stack)
+        out[score] = recalibrate(raw[score], params)
+    return out, raw
+
+
 def heldout_probs(model, rows: list[dict]) -> np.ndarray:
-    """(N, 2) probabilities of `model` on held-out rows of the generator, cross-fitted
-    (`cross_recalibrated`): the honest score of a model whose recalibration saw these families."""
-    return cross_recalibrated(rows, model.probabilities([r["text"] for r in rows], recalibrated=False))
+    """(N, 2) probabilities of `model` on held-out rows of the generator, cross-fitted: the honest score
+    of a model whose recalibration (and, for `stack_fit == "heldout"`, stacking) saw these families."""
+    texts = [r["text"] for r in rows]
+    if model.contextual is not None and model.config.stack_fit == "heldout":
+        return cross_stacked(rows, *model.stage_outputs(texts))[0]
+    return cross_recalibrated(rows, model.probabilities(texts, recalibrated=False))
 
 
 def calibration_bins(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> dict:
