@@ -44,6 +44,10 @@ VARIANTS = [  # first_tuned: first fine-tuned layer; n: training posts; n_layers
     dict(name="ft2_40k_1ep", first_tuned=2, n=40000, epochs=1, lr=1e-4),
     dict(name="ft0_40k_5ep", first_tuned=0, n=40000, epochs=5, lr=1e-4),
     dict(name="L4_ft0_40k_3ep", first_tuned=0, n=40000, epochs=3, lr=1e-4, n_layers=4),
+    dict(name="L4_ft0_40k_1ep", first_tuned=0, n=40000, epochs=1, lr=1e-4, n_layers=4),
+    dict(name="L4_ft0_40k_2ep", first_tuned=0, n=40000, epochs=2, lr=1e-4, n_layers=4),
+    dict(name="L4_ft0_20k_3ep", first_tuned=0, n=20000, epochs=3, lr=1e-4, n_layers=4),
+    dict(name="L4_ft0_40k_1ep_lr2e-4", first_tuned=0, n=40000, epochs=1, lr=2e-4, n_layers=4),
     dict(name="cur_seed2", first_tuned=3, n=20000, epochs=1, lr=1e-4, seed=7),
 ]
 

@@ -166,7 +166,7 @@ class Synth:
         img = np.clip(img, 0, 255).astype(np.uint8)
         if rng.random() < 0.3:
             img = np.ascontiguousarray(img[..., rng.permutation(3)])
-        if rng.random() < self.hue_p:
+        if self.hue_p and rng.random() < self.hue_p:  # draws nothing when off: the shipped model's stream
             # natural objects in every hue: the top false alarms on clean photos were red things with
             # white highlights (a saucer, a motorbike), which the few training photos barely show
             hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
