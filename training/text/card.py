@@ -85,11 +85,10 @@ mean-pooled logit, `contextual_cue`), otherwise the lexical stage's word 1-2-gra
 
 Full runs on the bank of commit 964a960 (20k posts, held-out F1): fine-tuning layers 4-5 gave contextual-alone branded 0.806 /
 copyright 0.406 and a cascade branded F1 of 0.918 with 9.2% of posts routed (band 0.1-0.9); fine-tuning
-layers 3-5 (shipped) gave 0.851 / 0.414 alone and 0.924 with 5.6% routed (band 0.2-0.8).
-
-The contextual stage alone is weak on held-out phrase families (it learns the bank's train phrasings),
-but its logit carries information the lexical stage lacks for branded posts: the stacked cascade
-is chosen because it gains on branded in every language at a few % of posts routed (table below).
+layers 3-5 (v2-v6) gave 0.851 / 0.414 alone and 0.924 with 5.6% routed (band 0.2-0.8). With the bigger bank of v5 and
+the v7 recipe (history below) the stage alone reaches branded {_alone(metrics, 'branded')} / copyright {_alone(metrics, 'copyright')}
+on held-out families, below the lexical stage for branded and above it for copyright; stacked on the posts the lexical
+stage is unsure about, it gains on both (table "How the stages are combined").
 Licence of the base: all-MiniLM-L6-v2 is Apache-2.0 (sentence-transformers); the wheel's packaging code is MIT.
 
 ## Data
@@ -157,6 +156,12 @@ the whole stage again on one forked 1-thread worker per core (how the batch CLI 
   scores as branded.
 - Languages other than en/fr/es/pt/de are not covered.
 """
+
+
+def _alone(metrics: dict, head: str) -> str:
+    """Held-out F1 of the contextual stage alone (the alternatives table), or "n/a"."""
+    v = (metrics.get("alternatives") or {}).get("contextual_alone")
+    return f"{v[head]['all']:.3f}" if v else "n/a"
 
 
 def encoder_layers(cfg: TextConfig) -> str:
