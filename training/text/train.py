@@ -33,7 +33,7 @@ import yaml
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-from models.text.classifier import PATTERNS_FILE, TextClassifier, load, route_mask
+from models.text.classifier import PATTERNS_FILE, TextClassifier, load, route_mask, stacked
 from models.text.config import TextConfig
 from models.text.contextual import ContextualStage, base_model_dir
 from training.configurator import apply_overrides, git_commit
@@ -307,13 +307,14 @@ def main() -> None:
         z, lp, zc, routed = model.stage_outputs(val_texts)
         probs, raw = cross_stacked(val_rows, z, lp, zc, routed)
         model.stack = fit_stack(val_rows, z, zc, routed)
+        shipped_raw = stacked(z, lp, zc, routed, model.stack)  # what the shipped stack gives, from the same logits
         log(f"stacking on {int(routed.sum())} routed held-out posts: {model.stack.tolist()}")
     else:  # recalibration only, cross-fitted the same way
-        raw = model.probabilities(val_texts, recalibrated=False)
+        raw = shipped_raw = model.probabilities(val_texts, recalibrated=False)
         probs = cross_recalibrated(val_rows, raw)
     metrics = evaluate(val_rows, probs)
     before = evaluate(val_rows, raw)
-    model.weights["recalibration"] = fit_recalibration(val_rows, model.probabilities(val_texts, recalibrated=False))
+    model.weights["recalibration"] = fit_recalibration(val_rows, shipped_raw)
     model.save(out)  # the loaded model now carries what `load(out)` would give: no second load
     t_eval = time.perf_counter()
     scores = model.score_texts(val_texts)
