@@ -73,7 +73,7 @@ ctx_weight_decay = 0.01
 ctx_warmup = 0.1  # fraction of steps warming up
 ctx_bf16 = True  # bfloat16 autocast for the fine-tuning's forward and backward (fp32 weights and optimiser state)
 ctx_threads = 2  # torch threads while fine-tuning (the lexical stage and the timed evaluation use 1)
-# A sweep of the contextual stage on the held-out families (2026-11-27, card.md "Contextual stage sweep") chose
+# A sweep of the contextual stage on the held-out families (2026-11-27, card.md, history "v7"; sweep_contextual.py) chose
 # 4 layers, all tuned, 40k posts, 3 epochs: copyright AP of the stage alone 0.83 -> 0.89 against the v6 recipe
 # (layers 3-5 of 6, 20k posts, 1 epoch). Its stacking weights are fitted on the held-out families (see below):
 # out-of-fold fits would cost two more fine-tunings than the 60-minute budget holds.
@@ -382,9 +382,9 @@ def _alternatives(val_rows, lexical: TextClassifier, val_texts, val_z: np.ndarra
     out = {"lexical": f1s(cross_recalibrated(val_rows, lp)),
            "contextual_alone": f1s(cross_recalibrated(val_rows, 1.0 / (1.0 + np.exp(-val_z)))),
            "stack_all_posts": cascade(np.ones(len(val_rows), bool))}
-    branded_band = route_mask(lp, route_low, route_high, route_on)
-    for lo, hi in ((0.0, 0.0), (0.15, 0.22), (copyright_route_low, copyright_route_high), (0.07, 0.4), (0.05, 0.5)):
-        out[f"cascade_copyright_{lo}_{hi}"] = cascade(branded_band | route_mask(lp, 0.0, 0.0, "branded", (lo, hi)))
+    bands = sorted({(0.0, 0.0), (0.15, 0.22), (0.12, 0.35), (0.07, 0.4), (0.05, 0.5), (copyright_route_low, copyright_route_high)})
+    for lo, hi in bands:  # the shipped branded band with each copyright band ((0, 0): none)
+        out[f"cascade_copyright_{lo}_{hi}"] = cascade(route_mask(lp, route_low, route_high, route_on, (lo, hi)))
     return out
 
 
