@@ -287,14 +287,16 @@ def main() -> None:
     lex_cfg = TextConfig(**{**cfg.__dict__, "contextual": False})
     lexical, _ = _train(lex_cfg, patterns, train_rows, log)
     log("lexical stage trained")
-    lex_probs = cross_recalibrated(val_rows, lexical.probabilities(val_texts))  # (N, 2), recalibrated as the cascade is
+    lex_z = lexical.logits(lexical.features(val_texts)[0])  # (N, 2) lexical logits of the held-out posts, once
+    lex_p = lexical.calibrate(lex_z)  # (N, 2) their Platt probabilities
+    lex_probs = cross_recalibrated(val_rows, lex_p.astype(np.float32))  # (N, 2), recalibrated as the cascade is
     lex_metrics = evaluate(val_rows, lex_probs)
     log(f"lexical held-out branded F1 {lex_metrics['heads']['branded']['f1']:.4f}, copyright F1 {lex_metrics['heads']['copyright']['f1']:.4f}")
     model, extra, alternatives = lexical, {}, {}
     if contextual:
         stage, val_z, extra = _train_contextual(train_rows, val_rows, log)
         model = TextClassifier(config=cfg, weights=lexical.weights, patterns=patterns, contextual=stage, stack=np.zeros((2, 3)))
-        alternatives = _alternatives(val_rows, lexical, val_texts, val_z)
+        alternatives = _alternatives(val_rows, lex_z, lex_p, val_z)
         log("contextual stage trained")
     # write the weights, then evaluate the artifact as `load()` returns it (the inference path)
     out = Path(out_dir)
@@ -360,14 +362,12 @@ def _f1_summary(m: dict) -> dict:
                 "per_language": {lg: v["f1"] for lg, v in m["heads"][h]["per_language"].items()}} for h in HEADS}
 
 
-def _alternatives(val_rows, lexical: TextClassifier, val_texts, val_z: np.ndarray) -> dict:
-    """Held-out F1 of the ways to combine the stages, from the same logits (the contextual stage's on every
-    post), each cross-fitted as the shipped cascade is: chosen by this table."""
+def _alternatives(val_rows, lz: np.ndarray, lp: np.ndarray, val_z: np.ndarray) -> dict:
+    """Held-out F1 of the ways to combine the stages, from the same logits (lexical lz and its Platt
+    probabilities lp, contextual val_z, all (N, 2) on every post), each cross-fitted as the shipped cascade
+    is: chosen by this table."""
     from sklearn.metrics import f1_score
 
-    x, _ = lexical.features(val_texts)
-    lz = lexical.logits(x)  # (N, 2)
-    lp = lexical.calibrate(lz)
     ys = np.array([[r[h] for h in HEADS] for r in val_rows])
     lang = np.array([r["lang"] for r in val_rows])
 
