@@ -20,6 +20,7 @@ __all__ = ["FrameScore", "MediaScore", "WatermarkDetector", "load", "save"]
 
 ARTIFACT_DIR = Path(__file__).parent / "artifact"
 WEIGHTS_FILE, CONFIG_FILE = "model.safetensors", "config.json"
+CROP_FILES = ("crop_model.safetensors", "crop_config.json")  # the crop classifier (second stage), optional
 MAX_EVIDENCE = 3
 # below this the media item reports platform "none" and no evidence; well under any sensible
 # review threshold, so a post in the review band always carries what to look at
@@ -78,7 +79,7 @@ class WatermarkDetector:
     """
 
     def __init__(self, net: WatermarkNet, *, num_threads: int = 1, batch_size: int = 16,
-                 verifier: TextVerifier | None = None) -> None:
+                 verifier: TextVerifier | None = None, crop_net: WatermarkNet | None = None) -> None:
         # channels-last lets oneDNN run the depthwise convolutions 2-3x faster on CPU, and an
         # (N, H, W, 3) uint8 batch already has that layout
         self.net = net.eval().to(memory_format=torch.channels_last)
@@ -89,6 +90,8 @@ class WatermarkDetector:
         self.num_threads = num_threads
         self.batch_size = batch_size
         self.verifier = verifier  # None: CNN scores only (no OCR cascade)
+        # second stage: a WatermarkNet over square crops of the near-source frame (crops.py); None: not used
+        self.crop_net = crop_net.eval().to(memory_format=torch.channels_last) if crop_net is not None else None
 
     def _check_frames(self, frames: np.ndarray) -> None:
         if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
@@ -123,7 +126,7 @@ class WatermarkDetector:
             torch.set_num_threads(prev)
         return np.concatenate(out_f), np.concatenate(out_c)
 
-    def _boxes(self, cells: np.ndarray, n: int) -> list[tuple[float, float, float, float]]:
+    def cell_boxes(self, cells: np.ndarray, n: int) -> list[tuple[float, float, float, float]]:
         """Boxes (relative x, y, w, h) around up to `n` connected groups of strong cells, strongest
         group first (cells: (h, w) probabilities; a cell is strong at `cell_threshold` x the peak)."""
         gh, gw = cells.shape
@@ -139,7 +142,7 @@ class WatermarkDetector:
 
     def _box(self, cells: np.ndarray) -> tuple[float, float, float, float]:
         """Box around the connected group of cells that holds the peak (cells: (h, w) probabilities)."""
-        return self._boxes(cells, 1)[0]
+        return self.cell_boxes(cells, 1)[0]
 
     def score_frames(self, frames: np.ndarray) -> list[FrameScore]:
         """Args: frames (N, H, W, 3) uint8 RGB. Returns one FrameScore per frame."""
@@ -172,7 +175,7 @@ class WatermarkDetector:
         box or `any_mark` (frame i's P(any mark)) reaches WHOLE_FRAME_PROB."""
         if not item.sources:
             return None, [None]
-        boxes = [b for b in self._boxes(1.0 - cells[i, 0], REGIONS_PER_FRAME) if b[2] < CROP_BELOW_WIDTH]
+        boxes = [b for b in self.cell_boxes(1.0 - cells[i, 0], REGIONS_PER_FRAME) if b[2] < CROP_BELOW_WIDTH]
         whole = [None] if not boxes or any_mark >= WHOLE_FRAME_PROB else []
         return (item.original(i) if boxes else None), boxes + whole
 
@@ -258,13 +261,22 @@ class WatermarkDetector:
         return MediaScore(round(best_p, 6), self.classes[best_k], tuple(evidence))
 
 
-def save(net: WatermarkNet, path: Path) -> None:
-    """Write weights (safetensors) and config.json into the artifact folder `path`."""
+def save(net: WatermarkNet, path: Path, files: tuple[str, str] = (WEIGHTS_FILE, CONFIG_FILE)) -> None:
+    """Write weights (safetensors) and config (json) into the artifact folder `path` under `files`
+    (the frame CNN's names by default; CROP_FILES for the crop classifier)."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().contiguous() for k, v in net.state_dict().items()}, str(path / WEIGHTS_FILE))
-    (path / WEIGHTS_FILE).chmod(0o644)  # safetensors writes 0600; a service running as another user must read it
-    net.config.to_json(path / CONFIG_FILE)
+    weights, config = files
+    save_file({k: v.detach().contiguous() for k, v in net.state_dict().items()}, str(path / weights))
+    (path / weights).chmod(0o644)  # safetensors writes 0600; a service running as another user must read it
+    net.config.to_json(path / config)
+
+
+def _load_net(path: Path, files: tuple[str, str]) -> WatermarkNet:
+    weights, config = files
+    net = WatermarkNet(WatermarkConfig.from_json(path / config))
+    net.load_state_dict(load_file(str(path / weights)))
+    return net
 
 
 def load(path: Path | str | None = None, *, num_threads: int = 1, ocr: bool = True) -> WatermarkDetector:
@@ -279,12 +291,12 @@ def load(path: Path | str | None = None, *, num_threads: int = 1, ocr: bool = Tr
     for name in (WEIGHTS_FILE, CONFIG_FILE):
         if not (path / name).is_file():
             raise FileNotFoundError(f"watermark artifact: {name} not found in {path.name}/; run `make train-watermark`")
-    net = WatermarkNet(WatermarkConfig.from_json(path / CONFIG_FILE))
-    net.load_state_dict(load_file(str(path / WEIGHTS_FILE)))
+    net = _load_net(path, (WEIGHTS_FILE, CONFIG_FILE))
+    crop_net = _load_net(path, CROP_FILES) if all((path / f).is_file() for f in CROP_FILES) else None
     verifier = None
     if ocr:
         if not TextVerifier.available():
             raise ImportError("watermark OCR cascade: rapidocr-onnxruntime is not installed; "
                               "`pip install rapidocr-onnxruntime` or load(..., ocr=False) for CNN scores only")
         verifier = TextVerifier(num_threads=num_threads)
-    return WatermarkDetector(net, num_threads=num_threads, verifier=verifier)
+    return WatermarkDetector(net, num_threads=num_threads, verifier=verifier, crop_net=crop_net)

@@ -1,0 +1,236 @@
+"""Train the crop classifier, the watermark cascade's second stage, on CPU; write it beside the frame CNN.
+
+    python -m training.watermark.train_crops --data_dir=../shared/data/tiktok-frames
+
+The frame CNN (train.py, 256x256 input) proposes boxes; at that size a YouTube mark 5-10 % of a
+portrait frame wide is a few pixels, and the frame CNN scores clean red or text-rich frames
+as high as real marks. This second, small CNN looks again at a square crop of the near-source
+frame around each proposed box (models/watermark/crops.py) and says none / tiktok / youtube.
+
+It learns from exactly what the shipped frame CNN proposes: frames rendered at near-source size
+(synth.py: training photographs, real footage away from the mark, procedural scenes, look-alike
+overlays, TikTok and YouTube marks, JPEG), the frame CNN's two strongest regions in each, plus a
+crop around the true mark with its box jittered as coarsely as the CNN's boxes are. A crop is a
+positive when it holds at least `min_inside` of the mark, a negative when it holds none of it,
+and dropped in between. Real TikTok frames of the training videos add real marks and footage.
+The held-out loss comes from frames built from held-out photographs and fonts only.
+Config is the block below; `--key=value` overrides keep the default's type.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import replace
+from multiprocessing import get_context
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import average_precision_score
+
+from models.watermark.config import WatermarkConfig
+from models.watermark.crops import crop_window, square_crop
+from models.watermark.detector import ARTIFACT_DIR, CROP_FILES, load, save
+from models.watermark.net import WatermarkNet
+
+from training.configurator import apply_overrides, git_commit
+
+from . import data as D
+from . import render as R
+from . import synth as S
+from .train import augment
+
+# -----------------------------------------------------------------------------
+data_dir = "../shared/data/tiktok-frames"  # real TikTok frames (training videos only, never shipped)
+artifact = str(ARTIFACT_DIR)  # the frame CNN that proposes; the crop classifier is written here too
+seed = 4242
+frame_h, frame_w = 960, 540  # near-source size of the rendered frames (a portrait 540p video frame)
+n_frames = 16000  # rendered training frames (each gives 2-3 crops)
+n_val_frames = 1600  # held-out frames: held-out photographs and fonts
+frames_per_chunk = 3200  # frames per rendering task (each task builds its own pools; the order is fixed)
+workers = 2  # rendering processes
+real_repeats = 4  # crops per real training frame around its jittered mark
+min_inside = 0.6  # share of the mark's area a positive crop must hold
+crop_size = 128  # classifier input (square, pixels)
+epochs = 10
+batch_size = 64
+lr = 2e-3
+weight_decay = 1e-4
+threads = 2  # torch threads for training (rendering is done by then)
+version = ""  # empty: watermark-crops-<date>-<commit>
+# -----------------------------------------------------------------------------
+
+
+def inside_fraction(box, window, width: int, height: int) -> float:
+    """Share of relative box (x, y, w, h)'s area inside the pixel window (x0, y0, x1, y1)."""
+    bx0, by0 = box[0] * width, box[1] * height
+    bx1, by1 = bx0 + box[2] * width, by0 + box[3] * height
+    ix = max(0.0, min(bx1, window[2]) - max(bx0, window[0]))
+    iy = max(0.0, min(by1, window[3]) - max(by0, window[1]))
+    return ix * iy / max(1e-6, (bx1 - bx0) * (by1 - by0))
+
+
+def jittered(rng: np.random.Generator, box) -> tuple[float, float, float, float]:
+    """The true box moved and resized as coarsely as the frame CNN's cell boxes are (16 cells a side)."""
+    x, y, w, h = (float(v) for v in box)
+    w2, h2 = max(w * rng.uniform(0.7, 2.0), 1 / 16), max(h * rng.uniform(0.7, 3.0), 1 / 16)
+    cx, cy = x + w / 2 + rng.uniform(-0.4, 0.4) * w, y + h / 2 + rng.uniform(-0.4, 0.4) * h
+    return (cx - w2 / 2, cy - h2 / 2, w2, h2)
+
+
+def labelled_crops(rng, proposals, img: np.ndarray, label: int, box) -> list[tuple[np.ndarray, int]]:
+    """Crops of `img` around each proposal (and a jittered true box), labelled by how much mark they hold."""
+    h, w = img.shape[:2]
+    has_box = label != 0 and box is not None and not np.isnan(box[0])
+    regions = list(proposals) + ([jittered(rng, box)] if has_box else [])
+    out = []
+    for region in regions:
+        inside = inside_fraction(box, crop_window(region, w, h), w, h) if has_box else 0.0
+        if 0.0 < inside < min_inside:
+            continue  # part of a mark: neither a clean positive nor a negative
+        out.append((square_crop(img, region, crop_size), label if inside >= min_inside else 0))
+    return out
+
+
+def render_chunk(task: tuple[int, int, bool]) -> tuple[np.ndarray, np.ndarray]:
+    """One rendering task (chunk seed, frames, held out?) -> crops (N, S, S, 3) uint8, labels (N,)."""
+    chunk_seed, n, held_out = task
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(chunk_seed)
+    detector = load(artifact, ocr=False)
+    videos = D.read_real(Path(data_dir))
+    train_ids, _ = D.split_videos(list(videos), 6, 1337)  # the frame CNN's split (train.py)
+    names = D.TEST_PHOTOS if held_out else [p for p in D.PHOTO_FILES if p not in D.TEST_PHOTOS]
+    footage = [] if held_out else S.footage_crops(videos, train_ids, rng)
+    synth = S.Synth(D.load_photos(names), footage, R.TEST_FONTS if held_out else R.TRAIN_FONTS, (frame_h, frame_w),
+                    chunk_seed + 1, n_marks=120, n_overlays=150, n_cards=1, yt_random_frac=0.5, n_red_negatives=40,
+                    mono_min_width=0.10, class_p=(0.4, 0.25, 0.35, 0.0))
+    crops, labels = [], []
+    for start in range(0, n, 16):
+        frames = [synth.sample(rng) for _ in range(min(16, n - start))]
+        small = np.stack([cv2.resize(f, (256, 256), interpolation=cv2.INTER_AREA) for f, _, _ in frames])
+        _, cells = detector.predict_arrays(small)
+        for (img, label, box), c in zip(frames, cells):
+            for crop, y in labelled_crops(rng, detector.cell_boxes(1.0 - c[0], 2), img, label, box):
+                crops.append(crop)
+                labels.append(y)
+    return np.stack(crops), np.asarray(labels, np.int64)
+
+
+def real_crops(rng) -> tuple[np.ndarray, np.ndarray]:
+    """Crops of the real TikTok frames of the training videos: around the jittered mark, and the
+    frame CNN's proposals (negatives when they miss the mark). End cards are the frame CNN's job."""
+    detector = load(artifact, ocr=False)
+    videos = D.read_real(Path(data_dir))
+    train_ids, _ = D.split_videos(list(videos), 6, 1337)
+    crops, labels = [], []
+    for vid in train_ids:
+        for rgb, box, _ in videos[vid]:
+            if box is None:
+                continue
+            small = cv2.resize(rgb, (256, 256), interpolation=cv2.INTER_AREA)[None]
+            _, cells = detector.predict_arrays(small)
+            img = D.jpeg(rng, rgb, 50, 95)
+            for crop, y in labelled_crops(rng, detector.cell_boxes(1.0 - cells[0, 0], 2), img, 1, box):
+                crops.append(crop)
+                labels.append(y)
+            for _ in range(real_repeats - 1):
+                for crop, y in labelled_crops(rng, [], img, 1, box):
+                    crops.append(crop)
+                    labels.append(y)
+    return np.stack(crops), np.asarray(labels, np.int64)
+
+
+def render_all(log) -> tuple[dict, dict]:
+    """Training and held-out crops; rendering tasks run in `workers` processes, results in task order."""
+    tasks = [(seed * 1000 + i, min(frames_per_chunk, n_frames - s), False) for i, s in enumerate(range(0, n_frames, frames_per_chunk))]
+    tasks.append((seed * 1000 + 999, n_val_frames, True))
+    with get_context("spawn").Pool(workers) as pool:
+        parts = []
+        for i, part in enumerate(pool.imap(render_chunk, tasks)):
+            parts.append(part)
+            log(f"rendered task {i + 1}/{len(tasks)}: {len(part[1])} crops")
+    rx, ry = real_crops(np.random.default_rng(seed))
+    train = {"x": np.concatenate([p[0] for p in parts[:-1]] + [rx]), "y": np.concatenate([p[1] for p in parts[:-1]] + [ry])}
+    return train, {"x": parts[-1][0], "y": parts[-1][1]}
+
+
+def predict(net, x: np.ndarray) -> np.ndarray:
+    """Class probabilities (N, K) for crops (N, S, S, 3) uint8."""
+    net.eval()
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(x), 256):
+            xb = torch.from_numpy(x[i: i + 256]).permute(0, 3, 1, 2).float().div_(255)
+            out.append(net(xb.contiguous(memory_format=torch.channels_last))[0].softmax(1).numpy())
+    net.train()
+    return np.concatenate(out)
+
+
+def held_out_metrics(net, val: dict) -> dict:
+    p = predict(net, val["x"])
+    y = val["y"]
+    out = {"val_loss": float(F.nll_loss(torch.log(torch.from_numpy(p) + 1e-7), torch.from_numpy(y)))}
+    for k, name in enumerate(D.CLASSES[1:], 1):
+        out[f"{name}_ap"] = round(float(average_precision_score(y == k, p[:, k])), 4)
+    neg = 1 - p[y == 0, 0]
+    thr = float(np.quantile(neg, 0.99))
+    out["any_recall_at_1pct_fpr"] = round(float((1 - p[y > 0, 0] > thr).mean()), 4)
+    return out
+
+
+def main() -> None:
+    run_config = apply_overrides(globals(), sys.argv[1:])
+    print("config: " + json.dumps(run_config), flush=True)
+    t_start = time.perf_counter()
+    log = lambda msg: print(f"[{time.perf_counter() - t_start:7.1f}s] {msg}", flush=True)  # noqa: E731
+    torch.manual_seed(seed)
+
+    train, val = render_all(log)
+    render_s = time.perf_counter() - t_start
+    log(f"train crops {np.bincount(train['y']).tolist()}, held-out crops {np.bincount(val['y']).tolist()}")
+
+    torch.set_num_threads(threads)
+    name = version or f"watermark-crops-{time.strftime('%Y%m%d')}-{git_commit()}"
+    config = replace(WatermarkConfig(), input_size=(crop_size, crop_size), version=name)
+    net = WatermarkNet(config).to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+    gen = torch.Generator().manual_seed(seed)
+    steps_per_epoch = len(train["y"]) // batch_size
+    total, history, step = epochs * steps_per_epoch, [], 0
+    for epoch in range(epochs):
+        perm, run_loss = torch.randperm(len(train["y"]), generator=gen), 0.0
+        for b in range(steps_per_epoch):
+            cur_lr = lr * min(1.0, (step + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / total)))
+            for g in opt.param_groups:
+                g["lr"] = cur_lr
+            idx = perm[b * batch_size: (b + 1) * batch_size].numpy()
+            x = augment(torch.from_numpy(train["x"][idx]).permute(0, 3, 1, 2).float() / 255, gen)
+            logits, _ = net(x.contiguous(memory_format=torch.channels_last))
+            loss = F.cross_entropy(logits, torch.from_numpy(train["y"][idx]), label_smoothing=0.02)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            run_loss += loss.item()
+            step += 1
+        record = {"epoch": epoch + 1, "train_loss": round(run_loss / steps_per_epoch, 4), **held_out_metrics(net, val),
+                  "elapsed_s": round(time.perf_counter() - t_start, 1)}
+        history.append(record)
+        log(json.dumps(record))
+
+    save(net.eval().to(memory_format=torch.contiguous_format), Path(artifact), files=CROP_FILES)
+    metrics = {"version": name, "commit": git_commit(), "config": run_config, "history": history,
+               "train_crops": np.bincount(train["y"]).tolist(), "held_out_crops": np.bincount(val["y"]).tolist(),
+               "render_seconds": round(render_s, 1), "train_seconds": round(time.perf_counter() - t_start, 1)}
+    Path(artifact, "crop_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    log(f"saved {artifact}/{CROP_FILES[0]}; run `python -m training.watermark.evaluate_media` for the production path")
+
+
+if __name__ == "__main__":
+    main()
