@@ -178,6 +178,92 @@ def test_cascade_skips_ocr_when_nothing_is_proposed():
     assert v.calls == 0 and result == MediaScore(0.03, "none", ())
 
 
+# --- crop classifier (second stage) --------------------------------------------------------
+class FixedCropNet(torch.nn.Module):
+    """Stands in for the crop classifier: every crop gets the class probabilities set by the test."""
+
+    def __init__(self, probs) -> None:
+        super().__init__()
+        self.config = replace(TINY, input_size=(32, 32))
+        self.logits = torch.log(torch.tensor(probs, dtype=torch.float32))
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append(tuple(x.shape))
+        return self.logits.expand(len(x), -1), torch.zeros(len(x), 3, 1, 1)
+
+
+class SmallMarkProbs(FixedProbs):
+    """FixedProbs whose cells show one small mark-like group, the bottom-right cell of a 4x4 grid."""
+
+    def predict_arrays(self, frames):
+        cells = np.zeros((len(frames), 3, 4, 4), np.float32)
+        cells[:, 0] = 1.0
+        cells[:, 0, 3, 3], cells[:, 1:, 3, 3] = 0.0, 0.5
+        return self.fixed, cells
+
+
+def crop_stage(frame_probs, crop_probs, platform="none") -> tuple[MediaScore, StubVerifier | None, FixedCropNet]:
+    det = SmallMarkProbs(frame_probs)
+    det.crop_net = FixedCropNet(crop_probs)
+    det.verifier = StubVerifier(platform) if platform != "none" else None
+    return det.score_media(media(len(frame_probs))), det.verifier, det.crop_net
+
+
+def test_crop_stage_takes_the_smaller_of_frame_and_crop_probability():
+    result, _, net = crop_stage([[0.05, 0.05, 0.9]], [0.3, 0.1, 0.6])
+    assert result.platform == "youtube" and result.probability == pytest.approx(0.6, abs=1e-5)
+    assert net.seen == [(1, 3, 32, 32)]  # one proposed frame, one group of mark-like cells
+    assert result.evidence[0]["box"] == [0.75, 0.75, 0.25, 0.25] and result.evidence[0]["score"] == pytest.approx(0.6, abs=1e-4)
+    result, _, _ = crop_stage([[0.35, 0.05, 0.6]], [0.02, 0.01, 0.97])
+    assert result.probability == pytest.approx(0.6, abs=1e-5)  # a confident crop cannot exceed the frame CNN
+
+
+def test_crop_stage_sees_only_proposed_frames():
+    result, _, net = crop_stage([[0.9, 0.05, 0.05]] * 3, [0.0, 0.0, 1.0])
+    assert net.seen == [] and result.probability == pytest.approx(0.05)  # nothing proposed: the frame CNN decides
+
+
+def test_crop_stage_ocr_confirms_or_rescales():
+    result, v, _ = crop_stage([[0.05, 0.05, 0.9]], [0.3, 0.1, 0.6], platform="youtube")
+    assert result.probability == W.CONFIRMED_PROB and v.calls == 1 and result.evidence[0]["box"] == [0.75, 0.75, 0.25, 0.25]
+    result, v, _ = crop_stage([[0.05, 0.05, 0.9]], [0.3, 0.1, 0.6], platform=None)
+    assert v.calls == 2  # the crop, then the whole frame (P(any mark) >= WHOLE_FRAME_PROB)
+    assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * 0.6, abs=1e-5)
+
+
+def test_crop_stage_reads_no_crop_the_classifier_calls_clean():
+    """A region whose crop P(any mark) is under CROP_READ_PROB is not read; a weakly proposed frame
+    with no region left is read whole, once."""
+    result, v, _ = crop_stage([[0.5, 0.1, 0.4]], [0.99, 0.005, 0.005], platform=None)
+    assert v.calls == 1 and result.probability < 0.01
+
+
+def test_crop_window_is_a_square_inside_the_frame():
+    from models.watermark.crops import CROP_MIN_FRAC, crop_window, square_crop
+
+    x0, y0, x1, y1 = crop_window((0.9, 0.95, 0.05, 0.02), 720, 1280)  # a small box at the bottom-right corner
+    assert x1 - x0 == y1 - y0 == round(CROP_MIN_FRAC * 720) and x1 == 720 and y1 == 1280
+    x0, y0, x1, y1 = crop_window((0.4, 0.4, 0.2, 0.05), 720, 1280)  # wider box: 1.6 x its width, centred
+    assert x1 - x0 == y1 - y0 == round(0.2 * 720 * 1.6) and abs((x0 + x1) / 2 - 360) <= 1
+    assert crop_window((0.0, 0.0, 1.0, 1.0), 720, 1280) == (0, 280, 720, 1000)  # never larger than the short side
+    assert square_crop(np.zeros((1280, 720, 3), np.uint8), (0.1, 0.1, 0.1, 0.05), 64).shape == (64, 64, 3)
+
+
+def test_crop_labels_follow_how_much_mark_a_crop_holds():
+    from training.watermark import train_crops as T
+
+    img = np.zeros((960, 540, 3), np.uint8)
+    box = (0.05, 0.05, 0.1, 0.03)  # top-left mark
+    far = (0.7, 0.8, 0.1, 0.05)  # a proposal at the other corner
+    partial = (0.05 + 0.05 + 135 / 540 / 2 - 0.01, 0.05, 0.1, 0.03)  # a window that holds about half the mark
+    crops = T.labelled_crops(np.random.default_rng(0), [box, far, partial], img, 2, box)
+    labels = [y for _, y in crops]
+    assert labels[:2] == [2, 0] and len(crops) == 3 and labels[2] == 2  # the partial one is dropped; last: jittered box
+    assert T.inside_fraction(box, (0, 0, 540, 960), 540, 960) == pytest.approx(1.0)
+    assert all(c.shape == (T.crop_size, T.crop_size, 3) for c, _ in crops)
+
+
 def test_load_without_rapidocr_says_how_to_recover(monkeypatch):
     if not SHIPPED:
         pytest.skip("needs the shipped artifact")

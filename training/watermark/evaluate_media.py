@@ -11,9 +11,9 @@ Three sources, none seen in training:
   training: YouTube and YouTube Shorts marks (4-20 % of the frame width), TikTok marks;
 - clean frames and hard negatives of the same renderer (captions, bare @handles, red play
   shapes that are not YouTube's, text-heavy frames).
-Each is written as a JPEG (quality 80-95) and scored three ways: CNN only, the cascade reading
-the 256x256 frame only (the previous behaviour), and the cascade reading crops of the
-near-source frame (the shipped behaviour). Writes artifact/media_metrics.json.
+Each is written as a JPEG (quality 80-95) and scored three ways: the frame CNN alone; the frame
+CNN + OCR of near-source crops (the behaviour before the crop classifier); and the shipped cascade,
+frame CNN + crop classifier + OCR (when the artifact has a crop classifier). Writes artifact/media_metrics.json.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import json
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -217,11 +216,9 @@ def build(tmp: Path) -> list[dict]:
     return items
 
 
-def score(detector, items, keep_sources: bool) -> tuple[list, float]:
+def score(detector, items) -> tuple[list, float]:
     t0 = time.perf_counter()
     sampled = [sample_frames(it["path"], "image", size=detector.input_size) for it in items]
-    if not keep_sources:
-        sampled = [replace(s, sources=()) for s in sampled]
     scores = []
     for i in range(0, len(sampled), 16):
         scores += detector.score_media_batch(sampled[i: i + 16])
@@ -260,15 +257,18 @@ def main() -> None:
     apply_overrides(globals(), sys.argv[1:])
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
-    cascade, cnn = load(artifact, num_threads=threads), load(artifact, num_threads=threads, ocr=False)
+    cnn = load(artifact, num_threads=threads, ocr=False, crops=False)
+    ocr_cascade = load(artifact, num_threads=threads, crops=False)
+    shipped = load(artifact, num_threads=threads)
     with tempfile.TemporaryDirectory() as tmp:
         items = build(Path(tmp))
         counts = {k: sum(it["kind"] == k for it in items) for k in sorted({it["kind"] for it in items})}
         print(f"{len(items)} held-out images: {counts}", flush=True)
         results = {}
-        for name, det, keep in (("cnn_only", cnn, True), ("cascade_256", cascade, False), ("cascade_crops", cascade, True)):
+        variants = [("cnn_only", cnn), ("cnn_ocr", ocr_cascade)] + ([("cnn_crop_ocr", shipped)] if shipped.crop_net else [])
+        for name, det in variants:
             calls0 = det.verifier.calls if det.verifier else 0
-            scores, sec = score(det, items, keep)
+            scores, sec = score(det, items)
             results[name] = summarise(items, scores) | {
                 "ms_per_image": round(sec * 1e3, 1), "ocr_calls": (det.verifier.calls - calls0) if det.verifier else 0}
             print(name, json.dumps(results[name]), flush=True)
@@ -298,7 +298,7 @@ def write_card_section(path: Path, record: dict) -> None:
              "Real frames: the held-out source videos at their own resolution; rendered: an independent renderer",
              f"(OpenCV shapes, fonts {', '.join(record['render_fonts'])}) on held-out photos at {record['size'][0]}x{record['size'][1]}.",
              "Each file goes through `sample_frames` and `score_media_batch` as in the service. Columns: CNN only;",
-             "cascade reading the 256x256 frame (the previous behaviour); cascade reading crops of the near-source frame (shipped).", "",
+             "frame CNN + OCR of near-source crops (the previous behaviour); frame CNN + crop classifier + OCR (shipped).", "",
              "| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     lines += [f"| {label} | " + " | ".join(str(r[n][key]) for n in names) + " |" for label, key in rows]
     for thr in (0.5, 0.95):

@@ -55,6 +55,8 @@ n_val_frames = 1600  # held-out frames: held-out photographs and fonts
 frames_per_chunk = 3200  # frames per rendering task (each task builds its own pools; the order is fixed)
 workers = 2  # rendering processes
 real_repeats = 4  # crops per real training frame around its jittered mark
+hue_p = 0.0  # share of backgrounds whose hue is rotated (synth.py): red natural objects as negatives
+red_negatives = 40  # red UI shapes that are not YouTube (play circles, hearts, badges) in the look-alike pool
 min_inside = 0.6  # share of the mark's area a positive crop must hold
 crop_size = 128  # classifier input (square, pixels)
 epochs = 10
@@ -103,13 +105,13 @@ def render_chunk(task: tuple[int, int, bool]) -> tuple[np.ndarray, np.ndarray]:
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     rng = np.random.default_rng(chunk_seed)
-    detector = load(artifact, ocr=False)
+    detector = load(artifact, ocr=False, crops=False)
     videos = D.read_real(Path(data_dir))
     train_ids, _ = D.split_videos(list(videos), 6, 1337)  # the frame CNN's split (train.py)
     names = D.TEST_PHOTOS if held_out else [p for p in D.PHOTO_FILES if p not in D.TEST_PHOTOS]
     footage = [] if held_out else S.footage_crops(videos, train_ids, rng)
     synth = S.Synth(D.load_photos(names), footage, R.TEST_FONTS if held_out else R.TRAIN_FONTS, (frame_h, frame_w),
-                    chunk_seed + 1, n_marks=120, n_overlays=150, n_cards=1, yt_random_frac=0.5, n_red_negatives=40,
+                    chunk_seed + 1, n_marks=120, n_overlays=150, n_cards=1, yt_random_frac=0.5, n_red_negatives=red_negatives, hue_p=hue_p,
                     mono_min_width=0.10, class_p=(0.4, 0.25, 0.35, 0.0))
     crops, labels = [], []
     for start in range(0, n, 16):
@@ -126,7 +128,7 @@ def render_chunk(task: tuple[int, int, bool]) -> tuple[np.ndarray, np.ndarray]:
 def real_crops(rng) -> tuple[np.ndarray, np.ndarray]:
     """Crops of the real TikTok frames of the training videos: around the jittered mark, and the
     frame CNN's proposals (negatives when they miss the mark). End cards are the frame CNN's job."""
-    detector = load(artifact, ocr=False)
+    detector = load(artifact, ocr=False, crops=False)
     videos = D.read_real(Path(data_dir))
     train_ids, _ = D.split_videos(list(videos), 6, 1337)
     crops, labels = [], []
