@@ -233,10 +233,12 @@ def test_crop_stage_ocr_confirms_or_rescales():
 
 
 def test_crop_stage_reads_no_crop_the_classifier_calls_clean():
-    """A region whose crop P(any mark) is under CROP_READ_PROB is not read; a weakly proposed frame
-    with no region left is read whole, once."""
+    """A region whose crop P(any mark) is under CROP_READ_PROB is not read as a crop; its frame is then
+    read whole, once (a real TikTok frame the crop classifier missed is still confirmed)."""
     result, v, _ = crop_stage([[0.5, 0.1, 0.4]], [0.99, 0.005, 0.005], platform=None)
     assert v.calls == 1 and result.probability < 0.01
+    result, v, _ = crop_stage([[0.5, 0.4, 0.1]], [0.99, 0.005, 0.005], platform="tiktok")
+    assert v.calls == 1 and result.probability == W.CONFIRMED_PROB and result.evidence[0]["box"] == [0.75, 0.75, 0.25, 0.25]
 
 
 def test_crop_window_is_a_square_inside_the_frame():

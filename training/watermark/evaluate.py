@@ -189,10 +189,35 @@ def curve_plot(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+CROP_LIMIT = """- The crop classifier learned from the same kind of rendered marks and backgrounds as the frame CNN, so their
+  errors are correlated: red natural objects and colourful footage still fool both at times.
+"""
+
+
+def crop_stage_text(crop: dict | None) -> str:
+    """The card's paragraph on the crop classifier (models/watermark/crops.py), empty without one."""
+    if not crop:
+        return ""
+    h = crop["held_out"]
+    cfg = crop["config"]
+    return f"""2. Crop classifier (`{crop['version']}`, the same network shape at {crop['input_size'][0]}x{crop['input_size'][1]}, about {crop['n_params'] // 1000}k
+   parameters): the 2 boxes of mark-like cells in each of the {crop['crop_frames']} strongest proposed frames are cut
+   as squares of the near-source frame (1.6 x the box, at least a quarter of the short side) and classified
+   again, where a 5-10 %-wide mark is 15-40 pixels instead of a few. Without an OCR-read name a platform's
+   probability is min(frame CNN, best crop); OCR reads only crops with P(any mark) >= {crop['crop_read_prob']}.
+   Trained (`python -m training.watermark.train_crops`, seed {cfg['seed']}, {crop['train_seconds'] / 60:.1f} min on 2 cores) on
+   what the shipped frame CNN proposes in {cfg['n_frames']} frames rendered at {cfg['frame_w']}x{cfg['frame_h']} (training photographs,
+   footage and fonts; crops {crop['train_crops']} none / tiktok / youtube) plus jittered crops of real TikTok marks of
+   the training videos. Held-out crops (held-out photographs and fonts, {crop['held_out_crops']}): TikTok AP
+   {h['tiktok_ap']}, YouTube AP {h['youtube_ap']}, any-mark recall at 1 % FPR {h['any_recall_at_1pct_fpr']}.
+"""
+
+
 def write_card(m: dict, path: Path) -> None:
     f, f0, v, v0, t = m["frame"], m["frame_cnn_only"], m["video"], m["video_cnn_only"], m.get("training", {})
     c = m.get("cascade", {})
     cfg = t.get("config", {})
+    crop = m.get("crop_stage")
     rows = "\n".join(f"| {k} | {x['n']} | {x['expected']} | {v0[k]['flagged_at_0.5']} / {v0[k]['flagged_at_0.95']} | "
                      f"{x['flagged_at_0.5']} / {x['flagged_at_0.95']} | {v0[k].get('min_score', v0[k].get('max_score'))} | "
                      f"{x.get('min_score', x.get('max_score'))} | {x['score_media_s_median']} / {x['score_media_s_p95']} | {x['ocr_calls_mean']} |"
@@ -212,12 +237,12 @@ def write_card(m: dict, path: Path) -> None:
     text = f"""# Watermark detector ({m.get('version', '')})
 
 Flags platform branding in post media: the TikTok corner mark and TikTok end card, and
-YouTube / YouTube Shorts marks. Classes: none, tiktok, youtube. Two stages:
+YouTube / YouTube Shorts marks. Classes: none, tiktok, youtube. {'Three' if crop else 'Two'} stages:
 1. Compact CNN (about {m.get('n_params', 0) // 1000}k parameters, {m.get('input_size', [256, 256])[0]}x{m.get('input_size', [256, 256])[1]} input, per-cell head for
    evidence boxes and a whole-frame head for end cards; {m.get('cnn_ms_per_frame')} ms per frame at batch 8 on
    1 thread of this machine, measured under the load of the moment); per-video CNN score = second-highest
    sampled frame probability (a single odd frame cannot flag a video).
-2. OCR cascade (`ocr.py`, rapidocr-onnxruntime PP-OCRv4, ONNX models inside the wheel, no
+{crop_stage_text(crop)}{'3' if crop else '2'}. OCR cascade (`ocr.py`, rapidocr-onnxruntime PP-OCRv4, ONNX models inside the wheel, no
    download): frames with P(any mark) >= {c.get('propose_prob')} are read strongest first. In the service each is read
    in crops of the near-source frame around up to 2 groups of mark-like CNN cells, then as the whole
    256x256 frame when P(any mark) >= {c.get('whole_frame_prob', 0.0)} or nothing was cropped (the frame-level table below
@@ -249,7 +274,7 @@ YouTube / YouTube Shorts marks. Classes: none, tiktok, youtube. Two stages:
 - Held out: photos {', '.join(m['split']['test_photos'])}; fonts {', '.join(m['split']['test_fonts'])}.
 
 ## Reproduce
-`python -m training.watermark.train --data_dir=../shared/data/tiktok-frames && python -m training.watermark.evaluate --data_dir=../shared/data/tiktok-frames`
+`python -m training.watermark.train --data_dir=../shared/data/tiktok-frames`, then `train_crops`, `evaluate` and `evaluate_media` with the same option
 (`make train-watermark`; seed {cfg.get('seed')}, {cfg.get('max_steps')} steps of {cfg.get('batch_size')} frames; the network on 1 CPU thread, its batches made
 by a worker process on the other core; this run took {t.get('train_seconds', 0) / 60:.1f} min on a 2-core machine, {t.get('data_seconds', 0) / 60:.1f} min of it
 {'reading the rendered clips from the cache' if t.get('data_cached') else 'rendering the H.264 clips from scratch'}; the OCR stage is not trained). Commit: {m['commit']}.
@@ -281,7 +306,7 @@ PR curves: `pr_curves.png`; training curve: `training_curve.png`.
 
 ## Thresholds and cost
 Media probability with the cascade: 0.99 when OCR read a platform's name in a proposed frame;
-otherwise the CNN's second-highest frame probability, scaled by {c.get('unread_scale')} (per platform) when proposed
+otherwise the CNN's second-highest frame probability{' (capped by the best crop classifier probability when a frame was proposed)' if crop else ''}, scaled by {c.get('unread_scale')} (per platform) when proposed
 frames were read without finding the platform's name (in the service OCR reads crops of the near-source
 frame, where it finds most marks, so a miss is evidence against one).
 Recommended: `fail_at: 0.95` (OCR-confirmed marks, plus YouTube-class CNN scores >= 0.95; no
@@ -297,7 +322,8 @@ benchmarks/results/watermark.json. The OCR engine loads on first use (about 0.3 
   here). TikTok's word mark and end card read reliably at that size; small YouTube / Shorts marks
   often do not. The service also keeps a near-source copy of each sampled frame and reads a crop
   around the CNN box; its numbers are in the production-path section below (evaluate_media).
-- A mark the CNN does not propose (P(any) < {c.get('propose_prob')}) is never read.
+- A mark the CNN does not propose (P(any) < {c.get('propose_prob')}) is never read{' nor cropped' if crop else ''}.
+{CROP_LIMIT if crop else ''}
 - The cascade constants (propose threshold, unread scale) were chosen on a tuning set of
   evaluate_media (seed 7, not the reported seed 2024); the TikTok unread scale dates from a first
   cascade run on this held-out set. The class mix is artificial (about half the frames carry a
@@ -412,6 +438,9 @@ def main() -> None:
     log(json.dumps(m["video"], indent=1))
     hist_path = Path(cache_dir) / "history.json"
     history = json.loads(hist_path.read_text()) if hist_path.is_file() else {}
+    if history.get("version") != detector.version:  # the cache's last training run made another artifact
+        log(f"{hist_path} is not this artifact's training run: training history left out of the card")
+        history = {}
     m["training"] = history
     m["commit"] = git_commit()
     m["split"] = {"test_real_videos": meta["test_videos"], "test_photos": list(D.TEST_PHOTOS), "test_fonts": list(R.TEST_FONTS)}
@@ -419,6 +448,12 @@ def main() -> None:
     m["n_params"] = int(sum(p_.numel() for p_ in detector.net.parameters()))
     m["input_size"] = list(detector.input_size)
     m["cnn_ms_per_frame"] = cnn_ms_per_frame(cnn, x)
+    crop_path = Path(artifact) / "crop_metrics.json"
+    if detector.crop_net is not None and crop_path.is_file():
+        m["crop_stage"] = {k: v for k, v in json.loads(crop_path.read_text()).items() if k != "history"} | {
+            "held_out": json.loads(crop_path.read_text())["history"][-1], "crop_frames": W.CROP_FRAMES,
+            "crop_read_prob": W.CROP_READ_PROB, "input_size": list(detector.crop_net.config.input_size),
+            "n_params": int(sum(p_.numel() for p_ in detector.crop_net.parameters()))}
     (Path(artifact) / "metrics.json").write_text(json.dumps(m, indent=1, default=float) + "\n")
     if history.get("history"):
         curve_plot(history["history"], Path(artifact) / "training_curve.png")

@@ -270,7 +270,7 @@ def main() -> None:
 
     # artifact: weights + config; the curve goes to evaluate.py via the cache dir
     save(net.eval().to(memory_format=torch.contiguous_format), Path(out_dir))
-    Path(cache_dir, "history.json").write_text(json.dumps({"history": history, "train_seconds": time.perf_counter() - t_start,
+    Path(cache_dir, "history.json").write_text(json.dumps({"version": name, "history": history, "train_seconds": time.perf_counter() - t_start,
                                                             "data_seconds": data_seconds, "data_cached": data_cached,
                                                             "config": run_config}))
     log(f"saved {out_dir}; run `python -m training.watermark.evaluate` for held-out metrics")
