@@ -233,12 +233,17 @@ def test_crop_stage_ocr_confirms_or_rescales():
 
 
 def test_crop_stage_reads_no_crop_the_classifier_calls_clean():
-    """A region whose crop P(any mark) is under CROP_READ_PROB is not read as a crop; its frame is then
-    read whole, once (a real TikTok frame the crop classifier missed is still confirmed)."""
-    result, v, _ = crop_stage([[0.5, 0.1, 0.4]], [0.99, 0.005, 0.005], platform=None)
-    assert v.calls == 1 and result.probability < 0.01
-    result, v, _ = crop_stage([[0.5, 0.4, 0.1]], [0.99, 0.005, 0.005], platform="tiktok")
+    """A region whose crop P(any mark) is under CROP_READ_PROB is not read as a crop; its frame is read
+    whole only when the frame CNN reaches FALLBACK_READ_PROB (a TikTok mark the crop classifier missed)."""
+    clean_crop = [0.99, 0.005, 0.005]
+    weak = 1.0 - (W.FALLBACK_READ_PROB - 0.1)
+    result, v, _ = crop_stage([[weak, 0.05, W.FALLBACK_READ_PROB - 0.15]], clean_crop, platform="tiktok")
+    assert v.calls == 0 and result.probability < 0.01  # neither crop nor frame read: min(CNN, crop) stands
+    strong = 1.0 - (W.FALLBACK_READ_PROB + 0.05)
+    result, v, _ = crop_stage([[strong, W.FALLBACK_READ_PROB, 0.05]], clean_crop, platform="tiktok")
     assert v.calls == 1 and result.probability == W.CONFIRMED_PROB and result.evidence[0]["box"] == [0.75, 0.75, 0.25, 0.25]
+    result, v, _ = crop_stage([[0.05, 0.9, 0.05]], [1.0 - W.CROP_READ_PROB, W.CROP_READ_PROB, 0.0], platform=None)
+    assert v.calls == 2  # the crop (at CROP_READ_PROB), then the whole frame (WHOLE_FRAME_PROB)
 
 
 def test_crop_window_is_a_square_inside_the_frame():
