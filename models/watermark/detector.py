@@ -321,13 +321,15 @@ class WatermarkDetector:
                       originals: dict[int, np.ndarray]) -> tuple[str | None, Region | None, int, int]:
         """OCR for the crop stage: crops of the near-source frame around the regions whose crop P(any mark)
         reaches CROP_READ_PROB (strongest first), then the whole sampled frame of each cropped frame whose
-        P(any mark) reaches WHOLE_FRAME_PROB (end cards), or reaches FALLBACK_READ_PROB when no crop was
-        eligible (a mark the crop classifier missed); within MAX_OCR_CALLS passes and OCR_BUDGET_S seconds.
+        P(any mark) reaches WHOLE_FRAME_PROB (end cards); with neither, the strongest frame once when it
+        reaches FALLBACK_READ_PROB (a mark the crop classifier missed); within MAX_OCR_CALLS passes and
+        OCR_BUDGET_S seconds.
         Returns (platform read or None, the region read or None for a whole frame, its frame index, passes)."""
         reads = [r for r in regions if r.any_mark >= CROP_READ_PROB and r.box[2] < CROP_BELOW_WIDTH]
         frames = sorted(originals, key=lambda i: probs[i, 0])  # strongest P(any mark) first
-        floor = WHOLE_FRAME_PROB if reads else FALLBACK_READ_PROB
-        wholes = [i for i in frames if 1.0 - probs[i, 0] >= floor]
+        wholes = [i for i in frames if 1.0 - probs[i, 0] >= WHOLE_FRAME_PROB]
+        if not reads and not wholes and 1.0 - probs[frames[0], 0] >= FALLBACK_READ_PROB:
+            wholes = frames[:1]  # one look: a corner mark sits in every frame, a textured clip would cost three
         calls, t0 = 0, time.perf_counter()
         for region, i in [(r, r.frame) for r in reads] + [(None, i) for i in wholes]:
             if calls >= MAX_OCR_CALLS or time.perf_counter() - t0 > OCR_BUDGET_S:
