@@ -100,6 +100,8 @@ class WatermarkDetector:
         num_threads: torch intra-op threads used while scoring (the service caps CPU use).
         batch_size: frames per forward pass.
         verifier: OCR that confirms proposed marks (`score_media` cascade); None = CNN only.
+        crop_net: the crop classifier, a `WatermarkNet` over square crops of the near-source frame
+            around proposed boxes (`crop_regions`); None = the frame CNN decides alone.
     """
 
     def __init__(self, net: WatermarkNet, *, num_threads: int = 1, batch_size: int = 16,
@@ -277,6 +279,7 @@ class WatermarkDetector:
         name read in one of them confirms the mark (probability CONFIRMED_PROB, whatever the
         temporal rule gave); no name read rescales the CNN probability (`calibrate`:
         UNREAD_SCALE per platform, since OCR reads most marks in near-source crops).
+        With a crop classifier, a media item with a proposed frame is decided by `_decide_regions`.
         """
         if len(probs) == 0:
             return MediaScore(0.0, "none", ())

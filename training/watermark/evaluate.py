@@ -194,7 +194,7 @@ CROP_LIMIT = """- The crop classifier learned from the same kind of rendered mar
 """
 
 
-def crop_stage_text(crop: dict | None) -> str:
+def crop_stage_text(crop: dict | None, whole_frame_prob: float) -> str:
     """The card's paragraph on the crop classifier (models/watermark/crops.py), empty without one."""
     if not crop:
         return ""
@@ -204,7 +204,9 @@ def crop_stage_text(crop: dict | None) -> str:
    parameters): the 2 boxes of mark-like cells in each of the {crop['crop_frames']} strongest proposed frames are cut
    as squares of the near-source frame (1.6 x the box, at least a quarter of the short side) and classified
    again, where a 5-10 %-wide mark is 15-40 pixels instead of a few. Without an OCR-read name a platform's
-   probability is min(frame CNN, best crop); OCR reads only crops with P(any mark) >= {crop['crop_read_prob']}.
+   probability is min(frame CNN, best crop). With it, OCR (below) reads only crops with P(any mark) >=
+   {crop['crop_read_prob']}, whole frames from frame P(any mark) {whole_frame_prob}, and, when neither applies, the strongest frame once from
+   frame P(any mark) {crop.get('fallback_read_prob')}.
    Trained (`python -m training.watermark.train_crops`, seed {cfg['seed']}, {crop['train_seconds'] / 60:.1f} min on 2 cores) on
    what the shipped frame CNN proposes in {cfg['n_frames']} frames rendered at {cfg['frame_w']}x{cfg['frame_h']} (training photographs,
    footage and fonts; crops {crop['train_crops']} none / tiktok / youtube) plus jittered crops of real TikTok marks of
@@ -242,7 +244,7 @@ YouTube / YouTube Shorts marks. Classes: none, tiktok, youtube. {'Three' if crop
    evidence boxes and a whole-frame head for end cards; {m.get('cnn_ms_per_frame')} ms per frame at batch 8 on
    1 thread of this machine, measured under the load of the moment); per-video CNN score = second-highest
    sampled frame probability (a single odd frame cannot flag a video).
-{crop_stage_text(crop)}{'3' if crop else '2'}. OCR cascade (`ocr.py`, rapidocr-onnxruntime PP-OCRv4, ONNX models inside the wheel, no
+{crop_stage_text(crop, c.get('whole_frame_prob', 0.0))}{'3' if crop else '2'}. OCR cascade (`ocr.py`, rapidocr-onnxruntime PP-OCRv4, ONNX models inside the wheel, no
    download): frames with P(any mark) >= {c.get('propose_prob')} are read strongest first. In the service each is read
    in crops of the near-source frame around up to 2 groups of mark-like CNN cells, then as the whole
    256x256 frame when P(any mark) >= {c.get('whole_frame_prob', 0.0)} or nothing was cropped (the frame-level table below
@@ -452,7 +454,7 @@ def main() -> None:
     if detector.crop_net is not None and crop_path.is_file():
         m["crop_stage"] = {k: v for k, v in json.loads(crop_path.read_text()).items() if k != "history"} | {
             "held_out": json.loads(crop_path.read_text())["history"][-1], "crop_frames": W.CROP_FRAMES,
-            "crop_read_prob": W.CROP_READ_PROB, "input_size": list(detector.crop_net.config.input_size),
+            "crop_read_prob": W.CROP_READ_PROB, "fallback_read_prob": W.FALLBACK_READ_PROB, "input_size": list(detector.crop_net.config.input_size),
             "n_params": int(sum(p_.numel() for p_ in detector.crop_net.parameters()))}
     (Path(artifact) / "metrics.json").write_text(json.dumps(m, indent=1, default=float) + "\n")
     if history.get("history"):
