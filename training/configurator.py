@@ -6,9 +6,12 @@ replaces those named on the command line, parsed to the default's type, and reje
 
 from __future__ import annotations
 
+import json
 import subprocess
+import time
+from typing import Callable
 
-__all__ = ["apply_overrides", "config_keys", "git_commit"]
+__all__ = ["apply_overrides", "config_keys", "git_commit", "start_run"]
 
 _CONFIG_TYPES = (bool, int, float, str)
 
@@ -52,3 +55,16 @@ def git_commit() -> str:
         return sha + ("-dirty" if git("status", "--porcelain", "models", "training") else "")
     except OSError:
         return "nogit"
+
+
+def start_run(scope: dict, argv: list[str]) -> tuple[dict, float, Callable[[str], None]]:
+    """A training run's first step: apply `argv` overrides to `scope`, print the resolved config, and
+    return (config, start time from time.perf_counter(), a log function stamping seconds since the start)."""
+    run_config = apply_overrides(scope, argv)
+    print("config: " + json.dumps(run_config), flush=True)
+    t_start = time.perf_counter()
+
+    def log(msg: str) -> None:
+        print(f"[{time.perf_counter() - t_start:7.1f}s] {msg}", flush=True)
+
+    return run_config, t_start, log

@@ -24,7 +24,7 @@ from models.watermark.config import WatermarkConfig
 from models.watermark.detector import ARTIFACT_DIR, save
 from models.watermark.net import WatermarkNet
 
-from training.configurator import apply_overrides, git_commit
+from training.configurator import git_commit, start_run
 
 from . import data as D
 from . import render as R
@@ -188,10 +188,7 @@ def load_or_build(log) -> tuple[dict, dict, bool]:
 
 
 def main() -> None:
-    run_config = apply_overrides(globals(), sys.argv[1:])
-    print("config: " + json.dumps(run_config), flush=True)
-    t_start = time.perf_counter()
-    log = lambda msg: print(f"[{time.perf_counter() - t_start:7.1f}s] {msg}", flush=True)  # noqa: E731
+    run_config, t_start, log = start_run(globals(), sys.argv[1:])
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)

@@ -38,7 +38,7 @@ from models.watermark.crops import crop_window, square_crop
 from models.watermark.detector import ARTIFACT_DIR, CROP_FILES, load, save
 from models.watermark.net import WatermarkNet
 
-from training.configurator import apply_overrides, git_commit
+from training.configurator import git_commit, start_run
 
 from . import data as D
 from . import render as R
@@ -193,10 +193,7 @@ def held_out_metrics(net, val: dict) -> dict:
 
 
 def main() -> None:
-    run_config = apply_overrides(globals(), sys.argv[1:])
-    print("config: " + json.dumps(run_config), flush=True)
-    t_start = time.perf_counter()
-    log = lambda msg: print(f"[{time.perf_counter() - t_start:7.1f}s] {msg}", flush=True)  # noqa: E731
+    run_config, t_start, log = start_run(globals(), sys.argv[1:])
     torch.manual_seed(seed)
 
     train, val = render_all(log)
