@@ -452,8 +452,9 @@ def main() -> None:
     m["cnn_ms_per_frame"] = cnn_ms_per_frame(cnn, x)
     crop_path = Path(artifact) / "crop_metrics.json"
     if detector.crop_net is not None and crop_path.is_file():
-        m["crop_stage"] = {k: v for k, v in json.loads(crop_path.read_text()).items() if k != "history"} | {
-            "held_out": json.loads(crop_path.read_text())["history"][-1], "crop_frames": W.CROP_FRAMES,
+        crop_record = json.loads(crop_path.read_text())
+        m["crop_stage"] = {k: v for k, v in crop_record.items() if k != "history"} | {
+            "held_out": crop_record["history"][-1], "crop_frames": W.CROP_FRAMES,
             "crop_read_prob": W.CROP_READ_PROB, "fallback_read_prob": W.FALLBACK_READ_PROB, "input_size": list(detector.crop_net.config.input_size),
             "n_params": int(sum(p_.numel() for p_ in detector.crop_net.parameters()))}
     (Path(artifact) / "metrics.json").write_text(json.dumps(m, indent=1, default=float) + "\n")

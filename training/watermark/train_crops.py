@@ -35,7 +35,7 @@ from sklearn.metrics import average_precision_score
 
 from models.watermark.config import WatermarkConfig
 from models.watermark.crops import crop_window, square_crop
-from models.watermark.detector import ARTIFACT_DIR, CROP_FILES, load, save
+from models.watermark.detector import ARTIFACT_DIR, CROP_FILES, WatermarkDetector, load, save
 from models.watermark.net import WatermarkNet
 
 from training.configurator import git_commit, start_run
@@ -43,7 +43,7 @@ from training.configurator import git_commit, start_run
 from . import data as D
 from . import render as R
 from . import synth as S
-from .train import augment
+from . import train as frame_train
 
 # -----------------------------------------------------------------------------
 data_dir = "../shared/data/tiktok-frames"  # real TikTok frames (training videos only, never shipped)
@@ -104,6 +104,17 @@ def labelled_crops(rng, proposals, img: np.ndarray, label: int, box) -> list[tup
     return out
 
 
+def training_videos() -> dict:
+    """Real TikTok frames of the frame CNN's training videos only (its split, train.py's config)."""
+    videos = D.read_real(Path(data_dir))
+    train_ids, _ = D.split_videos(list(videos), frame_train.n_test_videos, frame_train.seed)
+    return {v: videos[v] for v in train_ids}
+
+
+def as_arrays(pairs: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
+    return np.stack([c for c, _ in pairs]), np.asarray([y for _, y in pairs], np.int64)
+
+
 def render_chunk(task: tuple[int, int, bool]) -> tuple[np.ndarray, np.ndarray]:
     """One rendering task (chunk seed, frames, held out?) -> crops (N, S, S, 3) uint8, labels (N,)."""
     chunk_seed, n, held_out = task
@@ -111,47 +122,41 @@ def render_chunk(task: tuple[int, int, bool]) -> tuple[np.ndarray, np.ndarray]:
     torch.set_num_threads(1)
     rng = np.random.default_rng(chunk_seed)
     detector = load(artifact, ocr=False, crops=False)
-    videos = D.read_real(Path(data_dir))
-    train_ids, _ = D.split_videos(list(videos), 6, 1337)  # the frame CNN's split (train.py)
     names = D.TEST_PHOTOS if held_out else [p for p in D.PHOTO_FILES if p not in D.TEST_PHOTOS]
-    footage = [] if held_out else S.footage_crops(videos, train_ids, rng)
+    if held_out:
+        footage = []  # held-out frames: photographs and procedural scenes only
+    else:
+        videos = training_videos()
+        footage = S.footage_crops(videos, list(videos), rng)
     synth = S.Synth(D.load_photos(names), footage, R.TEST_FONTS if held_out else R.TRAIN_FONTS, (frame_h, frame_w),
                     chunk_seed + 1, n_marks=120, n_overlays=150, n_cards=1, yt_random_frac=0.5, n_red_negatives=red_negatives, hue_p=hue_p,
                     mono_min_width=0.10, class_p=(0.4, 0.25, 0.35, 0.0))
-    crops, labels = [], []
+    pairs = []
     for start in range(0, n, 16):
         frames = [synth.sample(rng) for _ in range(min(16, n - start))]
         small = np.stack([cv2.resize(f, (256, 256), interpolation=cv2.INTER_AREA) for f, _, _ in frames])
         _, cells = detector.predict_arrays(small)
         for (img, label, box), c in zip(frames, cells):
-            for crop, y in labelled_crops(rng, detector.cell_boxes(1.0 - c[0], 2), img, label, box):
-                crops.append(crop)
-                labels.append(y)
-    return np.stack(crops), np.asarray(labels, np.int64)
+            pairs += labelled_crops(rng, detector.cell_boxes(1.0 - c[0], 2), img, label, box)
+    return as_arrays(pairs)
 
 
 def real_crops(rng) -> tuple[np.ndarray, np.ndarray]:
     """Crops of the real TikTok frames of the training videos: around the jittered mark, and the
     frame CNN's proposals (negatives when they miss the mark). End cards are the frame CNN's job."""
     detector = load(artifact, ocr=False, crops=False)
-    videos = D.read_real(Path(data_dir))
-    train_ids, _ = D.split_videos(list(videos), 6, 1337)
-    crops, labels = [], []
-    for vid in train_ids:
-        for rgb, box, _ in videos[vid]:
+    pairs = []
+    for frames in training_videos().values():
+        for rgb, box, _ in frames:
             if box is None:
                 continue
             small = cv2.resize(rgb, (256, 256), interpolation=cv2.INTER_AREA)[None]
             _, cells = detector.predict_arrays(small)
             img = D.jpeg(rng, rgb, 50, 95)
-            for crop, y in labelled_crops(rng, detector.cell_boxes(1.0 - cells[0, 0], 2), img, 1, box):
-                crops.append(crop)
-                labels.append(y)
+            pairs += labelled_crops(rng, detector.cell_boxes(1.0 - cells[0, 0], 2), img, 1, box)
             for _ in range(real_repeats - 1):
-                for crop, y in labelled_crops(rng, [], img, 1, box):
-                    crops.append(crop)
-                    labels.append(y)
-    return np.stack(crops), np.asarray(labels, np.int64)
+                pairs += labelled_crops(rng, [], img, 1, box)
+    return as_arrays(pairs)
 
 
 def render_all(log) -> tuple[dict, dict]:
@@ -168,20 +173,9 @@ def render_all(log) -> tuple[dict, dict]:
     return train, {"x": parts[-1][0], "y": parts[-1][1]}
 
 
-def predict(net, x: np.ndarray) -> np.ndarray:
-    """Class probabilities (N, K) for crops (N, S, S, 3) uint8."""
-    net.eval()
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(x), 256):
-            xb = torch.from_numpy(x[i: i + 256]).permute(0, 3, 1, 2).float().div_(255)
-            out.append(net(xb.contiguous(memory_format=torch.channels_last))[0].softmax(1).numpy())
-    net.train()
-    return np.concatenate(out)
-
-
 def held_out_metrics(net, val: dict) -> dict:
-    p = predict(net, val["x"])
+    p, _ = WatermarkDetector(net, num_threads=threads, batch_size=256).predict_arrays(val["x"])  # puts net in eval mode
+    net.train()
     y = val["y"]
     out = {"val_loss": float(F.nll_loss(torch.log(torch.from_numpy(p) + 1e-7), torch.from_numpy(y)))}
     for k, name in enumerate(D.CLASSES[1:], 1):
@@ -215,7 +209,7 @@ def main() -> None:
             for g in opt.param_groups:
                 g["lr"] = cur_lr
             idx = perm[b * batch_size: (b + 1) * batch_size].numpy()
-            x = augment(torch.from_numpy(train["x"][idx]).permute(0, 3, 1, 2).float() / 255, gen)
+            x = frame_train.augment(torch.from_numpy(train["x"][idx]).permute(0, 3, 1, 2).float() / 255, gen)
             logits, _ = net(x.contiguous(memory_format=torch.channels_last))
             loss = F.cross_entropy(logits, torch.from_numpy(train["y"][idx]), label_smoothing=0.02)
             opt.zero_grad(set_to_none=True)
