@@ -220,8 +220,11 @@ def test_crop_stage_takes_the_smaller_of_frame_and_crop_probability():
 
 
 def test_crop_stage_sees_only_proposed_frames():
+    faint = (1.0 - W.CROP_PROPOSE_PROB) + 0.01
+    result, _, net = crop_stage([[faint, 0.005, 0.005]] * 3, [0.0, 0.0, 1.0])
+    assert net.seen == [] and result.probability == pytest.approx(0.005)  # nothing proposed: the frame CNN decides
     result, _, net = crop_stage([[0.9, 0.05, 0.05]] * 3, [0.0, 0.0, 1.0])
-    assert net.seen == [] and result.probability == pytest.approx(0.05)  # nothing proposed: the frame CNN decides
+    assert len(net.seen) == 1 and result.probability == pytest.approx(0.05)  # under PROPOSE_PROB, still cropped
 
 
 def test_crop_stage_ocr_confirms_or_rescales():
