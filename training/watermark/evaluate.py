@@ -201,11 +201,12 @@ def crop_stage_text(crop: dict | None, whole_frame_prob: float) -> str:
     h = crop["held_out"]
     cfg = crop["config"]
     return f"""2. Crop classifier (`{crop['version']}`, the same network shape at {crop['input_size'][0]}x{crop['input_size'][1]}, about {crop['n_params'] // 1000}k
-   parameters): the 2 boxes of mark-like cells in each of the {crop['crop_frames']} strongest proposed frames are cut
+   parameters): the 2 boxes of mark-like cells in each of the {crop['crop_frames']} strongest frames with P(any mark) >=
+   {crop.get('crop_propose_prob', 0.3)} (far below the OCR path's proposal threshold: a crop costs about 2 ms) are cut
    as squares of the near-source frame (1.6 x the box, at least a quarter of the short side) and classified
    again, where a 5-10 %-wide mark is 15-40 pixels instead of a few. Without an OCR-read name a platform's
    probability is min(frame CNN, best crop). With it, OCR (below) reads only crops with P(any mark) >=
-   {crop['crop_read_prob']}, whole frames from frame P(any mark) {whole_frame_prob}, and, when neither applies, the strongest frame once from
+   {crop['crop_read_prob']} (the classifier's own square window at {crop.get('crop_read_side', 'the OCR crop')} pixels), whole frames from frame P(any mark) {whole_frame_prob}, and, when neither applies, the strongest frame once from
    frame P(any mark) {crop.get('fallback_read_prob')}.
    Trained (`python -m training.watermark.train_crops`, seed {cfg['seed']}, {crop['train_seconds'] / 60:.1f} min on 2 cores) on
    what the shipped frame CNN proposes in {cfg['n_frames']} frames rendered at {cfg['frame_w']}x{cfg['frame_h']} (training photographs,
@@ -334,9 +335,9 @@ benchmarks/results/watermark.json. The OCR engine loads on first use (about 0.3 
 - OCR_BUDGET_S makes the number of frames read depend on machine load (a busy machine reads
   fewer frames; a confirmed mark is almost always found in the first).
 - The CNN's YouTube class is weak (YouTube rows above: P(youtube) barely separates rendered
-  YouTube marks from clean frames); YouTube recall rests on the CNN proposing the frame
-  (P(any mark) >= {c.get('propose_prob')}) and OCR reading "YouTube" / "Shorts" in the near-source crop. Marks under
-  about 10 % of the frame width are mostly missed.
+  YouTube marks from clean frames); YouTube recall rests on one of the CNN's boxes landing on the mark
+  (about 80 % of marks on the tuning set) and on the crop classifier and OCR reading it there. Marks under
+  about 7 % of the frame width are mostly missed.
 - CNN time per frame depends on the machine's load: 2.9 ms (16-channel stem) against 5.4 ms for
   the previous 24-channel stem, measured side by side on a quiet machine (batch 8, 1 thread).
 - All YouTube data is rendered; real Shorts downloads are unseen.
@@ -455,7 +456,8 @@ def main() -> None:
         crop_record = json.loads(crop_path.read_text())
         m["crop_stage"] = {k: v for k, v in crop_record.items() if k != "history"} | {
             "held_out": crop_record["history"][-1], "crop_frames": W.CROP_FRAMES,
-            "crop_read_prob": W.CROP_READ_PROB, "fallback_read_prob": W.FALLBACK_READ_PROB, "input_size": list(detector.crop_net.config.input_size),
+            "crop_read_prob": W.CROP_READ_PROB, "fallback_read_prob": W.FALLBACK_READ_PROB,
+            "crop_propose_prob": W.CROP_PROPOSE_PROB, "crop_read_side": W.CROP_READ_SIDE, "input_size": list(detector.crop_net.config.input_size),
             "n_params": int(sum(p_.numel() for p_ in detector.crop_net.parameters()))}
     (Path(artifact) / "metrics.json").write_text(json.dumps(m, indent=1, default=float) + "\n")
     if history.get("history"):
