@@ -249,6 +249,9 @@ def test_crop_stage_reads_no_crop_the_classifier_calls_clean():
     assert v.calls == 2  # the crop (at CROP_READ_PROB), then the whole frame (WHOLE_FRAME_PROB)
     result, v, _ = crop_stage([[strong, W.FALLBACK_READ_PROB, 0.05]] * 5, clean_crop, platform=None)
     assert v.calls == 1  # a clip whose crops were all called clean: its strongest frame is read once, not three
+    youtube_like = [[0.2, W.FALLBACK_READ_PROB - 0.05, 0.85 - W.FALLBACK_READ_PROB]] * 5
+    result, v, _ = crop_stage(youtube_like, clean_crop, platform="youtube")
+    assert v.calls == 0  # the fallback looks for TikTok: a frame strong on P(youtube) alone is not read whole
 
 
 def test_crop_window_is_a_square_inside_the_frame():

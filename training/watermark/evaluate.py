@@ -206,8 +206,8 @@ def crop_stage_text(crop: dict | None, whole_frame_prob: float) -> str:
    as squares of the near-source frame (1.6 x the box, at least a quarter of the short side) and classified
    again, where a 5-10 %-wide mark is 15-40 pixels instead of a few. Without an OCR-read name a platform's
    probability is min(frame CNN, best crop). With it, OCR (below) reads only crops with P(any mark) >=
-   {crop['crop_read_prob']} (the classifier's own square window at {crop.get('crop_read_side', 'the OCR crop')} pixels), whole frames from frame P(any mark) {whole_frame_prob}, and, when neither applies, the strongest frame once from
-   frame P(any mark) {crop.get('fallback_read_prob')}.
+   {crop['crop_read_prob']} (the classifier's own square window at {crop.get('crop_read_side', 'the OCR crop')} pixels), whole frames from frame P(any mark) {whole_frame_prob}, and, when neither applies, the frame with the highest P(tiktok) once from
+   P(tiktok) {crop.get('fallback_read_prob')} (an end card the crop classifier called clean).
    Trained (`python -m training.watermark.train_crops`, seed {cfg['seed']}, {crop['train_seconds'] / 60:.1f} min on 2 cores) on
    what the shipped frame CNN proposes in {cfg['n_frames']} frames rendered at {cfg['frame_w']}x{cfg['frame_h']} (training photographs,
    footage and fonts; crops {crop['train_crops']} none / tiktok / youtube) plus jittered crops of real TikTok marks of
