@@ -434,3 +434,25 @@ def test_synth_frames_labels_and_boxes():
             assert np.isnan(box).all()
     x, y, b = syn.batch(rng, 6)
     assert x.shape == (6, 64, 96, 3) and y.shape == (6,) and b.shape == (6, 4) and set(y.tolist()) <= {0, 1, 2}
+
+
+def test_wallpaper_backgrounds_take_one_size_per_picture_and_skip_blank_layers(tmp_path):
+    from training.watermark import backgrounds as BG
+
+    def png(rel: str, side: int) -> None:
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), np.full((side, side, 3), 90, np.uint8))
+
+    kde = "usr/share/wallpapers/Path/contents"
+    png(f"{kde}/images/640x480.png", 16)
+    png(f"{kde}/images/2560x1600.png", 64)  # the largest size of the same picture is the one kept
+    png(f"{kde}/screenshot.png", 32)
+    png("usr/share/backgrounds/mate/nature/Aqua.png", 24)
+    png("usr/share/backgrounds/mate/abstract/Silk.png", 24)  # a transparent layer: blank once decoded
+    files = BG.image_files(tmp_path)
+    assert [f.relative_to(tmp_path).as_posix() for f in files] == [
+        "usr/share/backgrounds/mate/nature/Aqua.png", f"{kde}/images/2560x1600.png"]
+    assert [img.shape for img in BG.load_backgrounds(tmp_path)] == [(24, 24, 3), (64, 64, 3)]
+    with pytest.raises(FileNotFoundError, match="python -m training.watermark.backgrounds"):
+        BG.load_backgrounds(tmp_path / "missing")

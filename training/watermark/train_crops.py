@@ -40,6 +40,7 @@ from models.watermark.net import WatermarkNet
 
 from training.configurator import git_commit, start_run
 
+from . import backgrounds as BG
 from . import data as D
 from . import render as R
 from . import synth as S
@@ -61,6 +62,9 @@ real_repeats = 4  # crops per real training frame around its jittered mark
 # share of backgrounds whose hue is rotated (synth.py): red natural objects as negatives. Against 0.0 (with
 # 16000 frames, 40 red shapes; 2026-11-27): YouTube AP of the crops on the tuning set 0.863 -> 0.878
 hue_p = 0.3
+# Debian wallpapers (backgrounds.py) added to the training photographs; "" = the photographs alone (the first
+# shipped classifier). `make train-watermark` fetches them first
+backgrounds_dir = str(BG.DEFAULT_DEST)
 red_negatives = 80  # red UI shapes that are not YouTube (play circles, hearts, badges) in the look-alike pool
 min_inside = 0.6  # share of the mark's area a positive crop must hold
 crop_size = 128  # classifier input (square, pixels)
@@ -128,7 +132,8 @@ def render_chunk(task: tuple[int, int, bool]) -> tuple[np.ndarray, np.ndarray]:
     else:
         videos = training_videos()
         footage = S.footage_crops(videos, list(videos), rng)
-    synth = S.Synth(D.load_photos(names), footage, R.TEST_FONTS if held_out else R.TRAIN_FONTS, (frame_h, frame_w),
+    photos = D.load_photos(names) + (BG.load_backgrounds(backgrounds_dir) if backgrounds_dir and not held_out else [])
+    synth = S.Synth(photos, footage, R.TEST_FONTS if held_out else R.TRAIN_FONTS, (frame_h, frame_w),
                     chunk_seed + 1, n_marks=120, n_overlays=150, n_cards=1, yt_random_frac=0.5, n_red_negatives=red_negatives, hue_p=hue_p,
                     mono_min_width=0.10, class_p=(0.4, 0.25, 0.35, 0.0))
     pairs = []
@@ -159,11 +164,17 @@ def real_crops(rng) -> tuple[np.ndarray, np.ndarray]:
     return as_arrays(pairs)
 
 
-def render_all(log) -> tuple[dict, dict]:
+def configure(run_config: dict) -> None:
+    """A rendering process's first step: the run's config, command-line overrides included. A spawned
+    process imports this module afresh, so without it every worker rendered with the file's defaults."""
+    globals().update(run_config)
+
+
+def render_all(log, run_config: dict) -> tuple[dict, dict]:
     """Training and held-out crops; rendering tasks run in `workers` processes, results in task order."""
     tasks = [(seed * 1000 + i, min(frames_per_chunk, n_frames - s), False) for i, s in enumerate(range(0, n_frames, frames_per_chunk))]
     tasks.append((seed * 1000 + 999, n_val_frames, True))
-    with get_context("spawn").Pool(workers) as pool:
+    with get_context("spawn").Pool(workers, initializer=configure, initargs=(run_config,)) as pool:
         parts = []
         for i, part in enumerate(pool.imap(render_chunk, tasks)):
             parts.append(part)
@@ -190,7 +201,7 @@ def main() -> None:
     run_config, t_start, log = start_run(globals(), sys.argv[1:])
     torch.manual_seed(seed)
 
-    train, val = render_all(log)
+    train, val = render_all(log, run_config)
     render_s = time.perf_counter() - t_start
     log(f"train crops {np.bincount(train['y']).tolist()}, held-out crops {np.bincount(val['y']).tolist()}")
 
