@@ -42,7 +42,6 @@ train-text: setup
 
 train-watermark: setup
 	$(BIN)/python -m training.watermark.train --data_dir=$(SHARED_DATA)/tiktok-frames
-	$(BIN)/python -m training.watermark.backgrounds
 	$(BIN)/python -m training.watermark.train_crops --data_dir=$(SHARED_DATA)/tiktok-frames
 	$(BIN)/python -m training.watermark.evaluate --data_dir=$(SHARED_DATA)/tiktok-frames
 	$(BIN)/python -m training.watermark.evaluate_media --data_dir=$(SHARED_DATA)/tiktok-frames

@@ -4,7 +4,8 @@ The 15 training photographs bundled with scikit-image are too few: on clean held
 crop classifier called red flowers, saucers and colourful gradients marks, and each such call costs an
 OCR pass (card.md). Three Debian packages ship about 70 wallpapers, a third of them photographs
 (flowers, leaves, water, boats, a forest) and the rest colourful abstract art. They are used as
-training backgrounds only; no evaluation set draws on them.
+training backgrounds only; no evaluation set draws on them. Measured on the production path they did not
+help, so they are off by default (`train_crops.backgrounds_dir`, where the numbers are).
 
     python -m training.watermark.backgrounds [--dest=DIR]   # fetch and unpack (no root needed)
 

@@ -167,9 +167,15 @@ def synth_clip(rng: np.random.Generator, kind: str, photos: list[np.ndarray], fo
 
 
 def read_real(data_dir: Path) -> dict[str, list[tuple[np.ndarray, tuple | None, str]]]:
-    """Real TikTok frames grouped by source video: [(rgb, yolo box as xywh or None = end card, name)]."""
+    """Real TikTok frames grouped by source video: [(rgb, yolo box as xywh or None = end card, name)].
+
+    Raises FileNotFoundError when `data_dir` holds no frames: training without the real data must not
+    pass unnoticed (a relative data_dir once resolved to nothing in a worker process)."""
     videos: dict[str, list] = {}
-    for img_path in sorted((data_dir / "images").glob("*.jpg")):
+    images = sorted((Path(data_dir) / "images").glob("*.jpg"))
+    if not images:
+        raise FileNotFoundError(f"no real TikTok frames in {Path(data_dir).resolve()}/images; pass --data_dir=.../shared/data/tiktok-frames")
+    for img_path in images:
         label = (data_dir / "labels" / (img_path.stem + ".txt")).read_text().split()
         box = None
         if label:

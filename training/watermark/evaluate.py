@@ -210,7 +210,7 @@ def crop_stage_text(crop: dict | None, whole_frame_prob: float) -> str:
    P(tiktok) {crop.get('fallback_read_prob')} (an end card the crop classifier called clean).
    Trained (`python -m training.watermark.train_crops`, seed {cfg['seed']}, {crop['train_seconds'] / 60:.1f} min on 2 cores) on
    what the shipped frame CNN proposes in {cfg['n_frames']} frames rendered at {cfg['frame_w']}x{cfg['frame_h']} (training photographs,
-   footage and fonts; crops {crop['train_crops']} none / tiktok / youtube) plus jittered crops of real TikTok marks of
+   {'real footage, ' if cfg.get('use_footage', True) else ''}fonts, hue rotation {cfg['hue_p']}, {cfg['red_negatives']} red look-alike shapes; crops {crop['train_crops']} none / tiktok / youtube) plus jittered crops of real TikTok marks of
    the training videos. Held-out crops (held-out photographs and fonts, {crop['held_out_crops']}): TikTok AP
    {h['tiktok_ap']}, YouTube AP {h['youtube_ap']}, any-mark recall at 1 % FPR {h['any_recall_at_1pct_fpr']}.
 """

@@ -8,7 +8,7 @@ as high as real marks. This second, small CNN looks again at a square crop of th
 frame around each proposed box (models/watermark/crops.py) and says none / tiktok / youtube.
 
 It learns from exactly what the shipped frame CNN proposes: frames rendered at near-source size
-(synth.py: training photographs, real footage away from the mark, procedural scenes, look-alike
+(synth.py: training photographs, procedural scenes, optionally real footage away from the mark, look-alike
 overlays, TikTok and YouTube marks, JPEG), the frame CNN's two strongest regions in each, plus a
 crop around the true mark with its box jittered as coarsely as the CNN's boxes are. A crop is a
 positive when it holds at least `min_inside` of the mark, a negative when it holds none of it,
@@ -59,13 +59,21 @@ n_val_frames = 1600  # held-out frames: held-out photographs and fonts
 frames_per_chunk = 3200  # frames per rendering task (each task builds its own pools; the order is fixed)
 workers = 2  # rendering processes
 real_repeats = 4  # crops per real training frame around its jittered mark
-# share of backgrounds whose hue is rotated (synth.py): red natural objects as negatives. Against 0.0 (with
-# 16000 frames, 40 red shapes; 2026-11-27): YouTube AP of the crops on the tuning set 0.863 -> 0.878
-hue_p = 0.3
-# Debian wallpapers (backgrounds.py) added to the training photographs; "" = the photographs alone (the first
-# shipped classifier). `make train-watermark` fetches them first
-backgrounds_dir = str(BG.DEFAULT_DEST)
-red_negatives = 80  # red UI shapes that are not YouTube (play circles, hearts, badges) in the look-alike pool
+# The shipped classifier was rendered with hue_p 0.0, red_negatives 40 and no real footage: its run passed hue_p 0.3,
+# red_negatives 80 and data_dir as options, but the spawned rendering processes never received options (fixed since:
+# `configure`), and the relative default data_dir did not resolve from that checkout. Checked on 2026-11-27 by
+# re-rendering its first task: 6379 crops with these defaults, as its log says; 6347 with hue 0.3 / red 80, 6161 with
+# footage. So the tuning-set gain once put down to hue rotation (YouTube crop AP 0.863 -> 0.878) came from 19,200
+# instead of 16,000 frames. These defaults reproduce it.
+hue_p = 0.0  # share of backgrounds whose hue is rotated (synth.py): red natural objects as negatives
+use_footage = False  # real TikTok footage away from the mark as backgrounds (synth.footage_crops)
+# Debian wallpapers (backgrounds.py, fetched by `python -m training.watermark.backgrounds`) added to the training
+# photographs; "" = the photographs alone. Off: with them (64 pictures, red flowers and colourful abstract art among them)
+# the production path on the tuning set (evaluate_media seed 7) gave YouTube recall at 1 % FPR 0.750 against 0.767,
+# TikTok 0.915 against 0.922 and 236 against 244 OCR passes; the highest-scoring clean image rose (0.38 against 0.31)
+# (2026-11-27; held-out crop AP: TikTok 0.994, YouTube 0.976)
+backgrounds_dir = ""
+red_negatives = 40  # red UI shapes that are not YouTube (play circles, hearts, badges) in the look-alike pool
 min_inside = 0.6  # share of the mark's area a positive crop must hold
 crop_size = 128  # classifier input (square, pixels)
 epochs = 10
@@ -127,9 +135,8 @@ def render_chunk(task: tuple[int, int, bool]) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(chunk_seed)
     detector = load(artifact, ocr=False, crops=False)
     names = D.TEST_PHOTOS if held_out else [p for p in D.PHOTO_FILES if p not in D.TEST_PHOTOS]
-    if held_out:
-        footage = []  # held-out frames: photographs and procedural scenes only
-    else:
+    footage = []  # held-out frames: photographs and procedural scenes only
+    if use_footage and not held_out:
         videos = training_videos()
         footage = S.footage_crops(videos, list(videos), rng)
     photos = D.load_photos(names) + (BG.load_backgrounds(backgrounds_dir) if backgrounds_dir and not held_out else [])
