@@ -172,9 +172,10 @@ def read_real(data_dir: Path) -> dict[str, list[tuple[np.ndarray, tuple | None, 
     Raises FileNotFoundError when `data_dir` holds no frames: training without the real data must not
     pass unnoticed (a relative data_dir once resolved to nothing in a worker process)."""
     videos: dict[str, list] = {}
-    images = sorted((Path(data_dir) / "images").glob("*.jpg"))
+    data_dir = Path(data_dir)
+    images = sorted((data_dir / "images").glob("*.jpg"))
     if not images:
-        raise FileNotFoundError(f"no real TikTok frames in {Path(data_dir).resolve()}/images; pass --data_dir=.../shared/data/tiktok-frames")
+        raise FileNotFoundError(f"no real TikTok frames in {data_dir.resolve()}/images; pass --data_dir=.../shared/data/tiktok-frames")
     for img_path in images:
         label = (data_dir / "labels" / (img_path.stem + ".txt")).read_text().split()
         box = None
