@@ -14,6 +14,7 @@ help, so they are off by default (`train_crops.backgrounds_dir`, where the numbe
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import tempfile
@@ -35,7 +36,7 @@ MAX_SIDE = 1280  # pixels: training frames are 540x960, so larger sources only c
 
 def fetch(dest: Path = DEFAULT_DEST) -> list[str]:
     """Download PACKAGES with `apt-get download` and unpack them into `dest` with `dpkg -x`; a second
-    call reuses them. Returns the .deb file names (their versions go into the model card)."""
+    call reuses them. Returns the .deb file names, which carry the package versions."""
     dest = Path(dest)
     stamp = dest / "packages.txt"
     if stamp.is_file():
@@ -68,8 +69,9 @@ def image_files(dest: Path = DEFAULT_DEST) -> list[Path]:
     return sorted(by_name.values())
 
 
+@functools.lru_cache(maxsize=1)  # a rendering process runs several tasks: decode the wallpapers once
 def load_backgrounds(dest: Path | str = DEFAULT_DEST) -> list[np.ndarray]:
-    """RGB uint8 images (long side at most MAX_SIDE) of `image_files(dest)`.
+    """RGB uint8 images (long side at most MAX_SIDE) of `image_files(dest)`; shared between calls, do not modify.
 
     Raises FileNotFoundError when `dest` holds none (fetch them first: this module's command)."""
     files = image_files(Path(dest)) if Path(dest).is_dir() else []

@@ -325,7 +325,7 @@ benchmarks/results/watermark.json. The OCR engine loads on first use (about 0.3 
   here). TikTok's word mark and end card read reliably at that size; small YouTube / Shorts marks
   often do not. The service also keeps a near-source copy of each sampled frame and reads a crop
   around the CNN box; its numbers are in the production-path section below (evaluate_media).
-- A mark the CNN does not propose (P(any) < {c.get('propose_prob')}) is never read{' nor cropped' if crop else ''}.
+- A mark in a frame with P(any) < {crop['crop_propose_prob'] if crop else c.get('propose_prob')} is never read{' nor cropped' if crop else ''}.
 {CROP_LIMIT if crop else ''}
 - The cascade constants (propose threshold, unread scale) were chosen on a tuning set of
   evaluate_media (seed 7, not the reported seed 2024); the TikTok unread scale dates from a first
