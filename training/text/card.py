@@ -155,6 +155,9 @@ the whole stage again on one forked 1-thread worker per core (how the batch CLI 
 - German "Anzeige/Werbung wegen Markennennung" (unpaid brand mention, labelled as advertising)
   scores as branded.
 - Languages other than en/fr/es/pt/de are not covered.
+- In the early rounds of the bank some categories (reuse, credit, disclaimer at least) do not hold the same idea
+  at the same index in every language, so an idea held out in one language can be a training idea in another;
+  the held-out scores are optimistic by an amount not measured. Rounds since v9 are index-aligned.
 """
 
 
