@@ -78,7 +78,39 @@ def shared_phrasings(bank: dict) -> list[tuple[str, str]]:
     return out
 
 
-def _fill(rng: random.Random, bank: dict, lang: str, phrase: str, split: str) -> str:
+# Invented names (training only, `invented_names` > 0): pronounceable made-up words, so that a name never
+# carries the label. Handles of brands and of other creators come from one generator on purpose: only the
+# words around a name can tell a brand's "@lumora" from a fan page's "@kezavi.tv".
+_CONSONANTS = "bcdfgklmnprstvxz"
+_VOWELS = "aeiou"
+_HANDLE_ENDS = ["", "", ".tv", "_", ".official", "hq", ".studio", "daily", ".world", "club", ".co", "_br", ".fr", "_de", ".es"]
+_BRAND_ENDS = ["", "", "", " Beauty", " Labs", " Co", " Sport", " Paris", " Studio", " Home", " Foods", " App"]
+_TEAM_FORMS = ["{} FC", "FC {}", "{} United", "Real {}", "Sporting {}", "{}", "AC {}", "{} City"]
+
+
+def _word(rng: random.Random) -> str:
+    syllables = "".join(rng.choice(_CONSONANTS) + rng.choice(_VOWELS) for _ in range(rng.randint(2, 3)))
+    return syllables + (rng.choice(_CONSONANTS) if rng.random() < 0.4 else "")
+
+
+def _invented(rng: random.Random, name: str) -> str | None:
+    """A made-up value for slot `name`, or None for slots whose values stay from the bank (links, products...)."""
+    w = _word(rng)
+    if name in ("handle", "user"):
+        return "@" + w + rng.choice(_HANDLE_ENDS) + (str(rng.randint(1, 99)) if rng.random() < 0.2 else "")
+    if name == "brand":
+        return w.capitalize() + rng.choice(_BRAND_ENDS)
+    if name == "code":
+        return w.upper()[:6] + str(rng.choice([5, 10, 15, 20, 25, 30, 40]))
+    if name in ("show", "artist"):
+        words = [w.capitalize()] + [_word(rng).capitalize() for _ in range(rng.randint(0, 2))]
+        return ("The " if name == "show" and rng.random() < 0.3 else "") + " ".join(words)
+    if name == "team":
+        return rng.choice(_TEAM_FORMS).format(w.capitalize())
+    return None
+
+
+def _fill(rng: random.Random, bank: dict, lang: str, phrase: str, split: str, invented_names: float = 0.0) -> str:
     slots = bank["slots"]
 
     def value(m: re.Match) -> str:
@@ -87,6 +119,10 @@ def _fill(rng: random.Random, bank: dict, lang: str, phrase: str, split: str) ->
             return rng.choice(bank[name][lang])
         if split == "val" and f"{name}_val" in slots:
             return rng.choice(slots[f"{name}_val"])
+        if split == "train" and invented_names and rng.random() < invented_names:  # no draw at 0: older posts stay bit-identical
+            made_up = _invented(rng, name)
+            if made_up is not None:
+                return made_up
         return rng.choice(slots[name])
 
     return SLOT.sub(value, phrase)
@@ -110,12 +146,12 @@ def _typo(rng: random.Random, text: str) -> str:
     return " ".join(words)
 
 
-def _core(rng: random.Random, bank: dict, lang: str, category: str, split: str) -> tuple[str, str]:
+def _core(rng: random.Random, bank: dict, lang: str, category: str, split: str, invented_names: float = 0.0) -> tuple[str, str]:
     fam_id, phrasings = rng.choice(_families(bank, lang, category, split))
-    return _fill(rng, bank, lang, rng.choice(phrasings), split), f"{lang}/{category}/{fam_id}"
+    return _fill(rng, bank, lang, rng.choice(phrasings), split, invented_names), f"{lang}/{category}/{fam_id}"
 
 
-def generate_one(rng: random.Random, bank: dict, split: str, lang: str | None = None) -> dict:
+def generate_one(rng: random.Random, bank: dict, split: str, lang: str | None = None, invented_names: float = 0.0) -> dict:
     lang = lang or rng.choice(LANGS)
     cats = list(_WEIGHTS)
     category = rng.choices(cats, weights=[_WEIGHTS[c] for c in cats])[0]
@@ -123,15 +159,15 @@ def generate_one(rng: random.Random, bank: dict, split: str, lang: str | None = 
     cores, family = [], f"{lang}/plain/-"
     if category == "disclosed" and rng.random() < 0.3:  # a bare disclosure marker on an organic-looking post
         marker = rng.choice(bank["langs"][lang]["markers"])
-        body = _core(rng, bank, lang, "organic_brand", split)[0] if rng.random() < 0.5 else rng.choice(bank["langs"][lang]["filler"])
+        body = _core(rng, bank, lang, "organic_brand", split, invented_names)[0] if rng.random() < 0.5 else rng.choice(bank["langs"][lang]["filler"])
         cores.append(f"{body} {marker}" if marker.startswith("#") and rng.random() < 0.5 else f"{marker} {body}")
         family = f"{lang}/disclosed/marker"
     elif category != "plain":
-        core, family = _core(rng, bank, lang, category, split)
+        core, family = _core(rng, bank, lang, category, split, invented_names)
         cores.append(core)
     if category in BRANDED + COPYRIGHT and rng.random() < 0.04:  # both signals in one post
         other = rng.choice(COPYRIGHT if branded else BRANDED)
-        cores.append(_core(rng, bank, lang, other, split)[0])
+        cores.append(_core(rng, bank, lang, other, split, invented_names)[0])
         branded, copyright = 1, 1
     langbank = bank["langs"][lang]
     short = rng.random() < 0.15 and category != "plain"
@@ -168,13 +204,19 @@ def generate_one(rng: random.Random, bank: dict, split: str, lang: str | None = 
             "family": family, "undisclosed": int(category in BRANDED[1:]), "split": split}
 
 
-def generate(n: int, split: str = "train", seed: int = 0, bank: dict | None = None) -> list[dict]:
-    """`n` posts of one split ("train" or "val"), balanced over LANGS, reproducible from `seed`."""
+def generate(n: int, split: str = "train", seed: int = 0, bank: dict | None = None, invented_names: float = 0.0) -> list[dict]:
+    """`n` posts of one split ("train" or "val"), balanced over LANGS, reproducible from `seed`.
+
+    invented_names: share of name slots (handles, brands, codes, shows, artists, teams) of a training post filled with
+    a made-up name instead of one from the bank's short lists, so that no name becomes a cue. Held-out posts always
+    take the bank's `*_val` names."""
     if split not in ("train", "val"):
         raise ValueError(f"split: expected 'train' or 'val', got {split!r}")
+    if not 0.0 <= invented_names <= 1.0:
+        raise ValueError(f"invented_names: expected a share in [0, 1], got {invented_names}")
     bank = bank or load_bank()
     rng = random.Random(f"{seed}-{split}")
-    return [generate_one(rng, bank, split, LANGS[i % len(LANGS)]) for i in range(n)]
+    return [generate_one(rng, bank, split, LANGS[i % len(LANGS)], invented_names) for i in range(n)]
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from training.text.generate import generate, load_bank
 # config: defaults, overridable as --key=value (same type as the default)
 seed = 1337  # data and model seed
 n_train = 40000  # synthetic training posts (8000 per language)
+invented_names = 0.0  # share of a training post's name slots filled with made-up names (generate.py)
 n_val = 10000  # held-out posts: unseen phrase families and names (2000 per language)
 folds = 4  # GroupKFold folds (by phrase family) for the out-of-fold calibration logits
 char_ngram_min = 2
@@ -281,7 +282,7 @@ def main() -> None:
         patterns = yaml.safe_load(f)
     # data: train and held-out splits share no phrase family and no slot name
     bank = load_bank()
-    train_rows = generate(n_train, "train", seed, bank)
+    train_rows = generate(n_train, "train", seed, bank, invented_names)
     val_rows = generate(n_val, "val", seed, bank)
     val_texts = [r["text"] for r in val_rows]
     log(f"data: {len(train_rows)} train, {len(val_rows)} val")
