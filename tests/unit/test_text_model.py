@@ -482,6 +482,22 @@ def test_phrase_bank_holds_out_every_phrasing():
     assert [lang for lang, _ in shared_phrasings(leaky)] == ["en"]
 
 
+def test_invented_names_replace_list_names_in_training_posts_only():
+    # made-up names keep a name from becoming a cue (card history, v10); held-out posts keep the bank's *_val names
+    from training.text.generate import generate, load_bank
+
+    bank = load_bank()
+    plain = generate(300, "train", 3, bank)
+    assert generate(300, "train", 3, bank, invented_names=0.0) == plain  # off: the same posts, draw for draw
+    invented = generate(300, "train", 3, bank, invented_names=1.0)
+    list_handles = [h for h in bank["slots"]["handle"] + bank["slots"]["user"] if h not in str(bank["langs"])]
+    uses = lambda rows: sum(h in r["text"] for r in rows for h in list_handles)  # noqa: E731
+    assert uses(plain) > 20 and uses(invented) == 0
+    assert generate(200, "val", 3, bank, invented_names=1.0) == generate(200, "val", 3, bank)
+    with pytest.raises(ValueError, match="invented_names"):
+        generate(5, "train", 3, bank, invented_names=1.5)
+
+
 def test_cross_stacked_fits_stacking_and_recalibration_on_the_other_half():
     """Held-out stacking (v7): each half of the held-out ideas is stacked and recalibrated by fits on the
     other half; posts that were not routed keep their lexical probability before recalibration."""

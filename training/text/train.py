@@ -46,7 +46,9 @@ from training.text.generate import generate, load_bank
 # config: defaults, overridable as --key=value (same type as the default)
 seed = 1337  # data and model seed
 n_train = 40000  # synthetic training posts (8000 per language)
-invented_names = 0.0  # share of a training post's name slots filled with made-up names (generate.py)
+# share of a training post's name slots filled with made-up names (generate.py). v10: 0.5 against v9's 0.0 (the short
+# name lists) raised held-out copyright F1 0.843 -> 0.866 and the independent set's 0.879 -> 0.892 (card history)
+invented_names = 0.5
 n_val = 10000  # held-out posts: unseen phrase families and names (2000 per language)
 folds = 4  # GroupKFold folds (by phrase family) for the out-of-fold calibration logits
 char_ngram_min = 2
