@@ -494,6 +494,8 @@ def test_invented_names_replace_list_names_in_training_posts_only():
     uses = lambda rows: sum(h in r["text"] for r in rows for h in list_handles)  # noqa: E731
     assert uses(plain) > 20 and uses(invented) == 0
     assert generate(200, "val", 3, bank, invented_names=1.0) == generate(200, "val", 3, bank)
+    held_out_with_train_names = generate(200, "val", 3, bank, name_split="train")
+    assert uses(held_out_with_train_names) > 10 and {r["split"] for r in held_out_with_train_names} == {"val"}
     with pytest.raises(ValueError, match="invented_names"):
         generate(5, "train", 3, bank, invented_names=1.5)
 

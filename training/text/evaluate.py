@@ -7,6 +7,7 @@ Used by train.py; also importable from notebooks/text.ipynb. Two held-out sets:
 
     python -m training.text.evaluate            # prints per-language F1 and the misses
     python -m training.text.evaluate --heldout_bank=OLD.yaml [--artifact=DIR]   # F1 on another bank's held-out split
+    python -m training.text.evaluate --heldout_bank=BANK.yaml --names=train     # held-out families, training names
 """
 
 from __future__ import annotations
@@ -256,12 +257,13 @@ def evaluate_independent(model, rows: list[dict] | None = None, threshold: float
     return out
 
 
-def heldout_f1(model, bank_path: str | Path, n: int = 10000, seed: int = 1337) -> dict:
+def heldout_f1(model, bank_path: str | Path, n: int = 10000, seed: int = 1337, name_split: str | None = None) -> dict:
     """Per-language F1 of `model` on the validation split another phrase bank makes (e.g. an older version),
-    so two model versions compare on the same held-out families (cross-fitted: `heldout_probs`)."""
+    so two model versions compare on the same held-out families (cross-fitted: `heldout_probs`).
+    name_split="train" fills those posts' names from the training lists (see `generate`)."""
     from training.text.generate import generate, load_bank
 
-    rows = generate(n, "val", seed, load_bank(bank_path))
+    rows = generate(n, "val", seed, load_bank(bank_path), name_split=name_split)
     res = evaluate(rows, heldout_probs(model, rows))
     return {h: {"all": res["heads"][h]["f1"], **{lg: v["f1"] for lg, v in res["heads"][h]["per_language"].items()}} for h in HEADS}
 
@@ -283,7 +285,7 @@ if __name__ == "__main__":
     from models.text.classifier import load
 
     args = dict(a.lstrip("-").split("=", 1) for a in sys.argv[1:] if "=" in a)
-    if "heldout_bank" in args:  # python -m training.text.evaluate --heldout_bank=old_phrases.yaml [--artifact=DIR]
-        print(json.dumps(heldout_f1(load(args.get("artifact")), args["heldout_bank"]), indent=1))
+    if "heldout_bank" in args:  # python -m training.text.evaluate --heldout_bank=old_phrases.yaml [--artifact=DIR] [--names=train]
+        print(json.dumps(heldout_f1(load(args.get("artifact")), args["heldout_bank"], name_split=args.get("names")), indent=1))
     else:
         print_independent(evaluate_independent(load(args.get("artifact"))))

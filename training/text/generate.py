@@ -110,14 +110,15 @@ def _invented(rng: random.Random, name: str) -> str | None:
     return None
 
 
-def _fill(rng: random.Random, bank: dict, lang: str, phrase: str, split: str, invented_names: float = 0.0) -> str:
-    slots = bank["slots"]
+def _fill(rng: random.Random, bank: dict, lang: str, phrase: str, split: str, invented_names: float = 0.0,
+          name_split: str | None = None) -> str:
+    slots, name_split = bank["slots"], name_split or split
 
     def value(m: re.Match) -> str:
         name = m.group(1)
         if name in ("product", "store"):
             return rng.choice(bank[name][lang])
-        if split == "val" and f"{name}_val" in slots:
+        if name_split == "val" and f"{name}_val" in slots:
             return rng.choice(slots[f"{name}_val"])
         if split == "train" and invented_names and rng.random() < invented_names:  # no draw at 0: older posts stay bit-identical
             made_up = _invented(rng, name)
@@ -146,12 +147,14 @@ def _typo(rng: random.Random, text: str) -> str:
     return " ".join(words)
 
 
-def _core(rng: random.Random, bank: dict, lang: str, category: str, split: str, invented_names: float = 0.0) -> tuple[str, str]:
+def _core(rng: random.Random, bank: dict, lang: str, category: str, split: str, invented_names: float = 0.0,
+          name_split: str | None = None) -> tuple[str, str]:
     fam_id, phrasings = rng.choice(_families(bank, lang, category, split))
-    return _fill(rng, bank, lang, rng.choice(phrasings), split, invented_names), f"{lang}/{category}/{fam_id}"
+    return _fill(rng, bank, lang, rng.choice(phrasings), split, invented_names, name_split), f"{lang}/{category}/{fam_id}"
 
 
-def generate_one(rng: random.Random, bank: dict, split: str, lang: str | None = None, invented_names: float = 0.0) -> dict:
+def generate_one(rng: random.Random, bank: dict, split: str, lang: str | None = None, invented_names: float = 0.0,
+                 name_split: str | None = None) -> dict:
     lang = lang or rng.choice(LANGS)
     cats = list(_WEIGHTS)
     category = rng.choices(cats, weights=[_WEIGHTS[c] for c in cats])[0]
@@ -159,15 +162,15 @@ def generate_one(rng: random.Random, bank: dict, split: str, lang: str | None = 
     cores, family = [], f"{lang}/plain/-"
     if category == "disclosed" and rng.random() < 0.3:  # a bare disclosure marker on an organic-looking post
         marker = rng.choice(bank["langs"][lang]["markers"])
-        body = _core(rng, bank, lang, "organic_brand", split, invented_names)[0] if rng.random() < 0.5 else rng.choice(bank["langs"][lang]["filler"])
+        body = _core(rng, bank, lang, "organic_brand", split, invented_names, name_split)[0] if rng.random() < 0.5 else rng.choice(bank["langs"][lang]["filler"])
         cores.append(f"{body} {marker}" if marker.startswith("#") and rng.random() < 0.5 else f"{marker} {body}")
         family = f"{lang}/disclosed/marker"
     elif category != "plain":
-        core, family = _core(rng, bank, lang, category, split, invented_names)
+        core, family = _core(rng, bank, lang, category, split, invented_names, name_split)
         cores.append(core)
     if category in BRANDED + COPYRIGHT and rng.random() < 0.04:  # both signals in one post
         other = rng.choice(COPYRIGHT if branded else BRANDED)
-        cores.append(_core(rng, bank, lang, other, split, invented_names)[0])
+        cores.append(_core(rng, bank, lang, other, split, invented_names, name_split)[0])
         branded, copyright = 1, 1
     langbank = bank["langs"][lang]
     short = rng.random() < 0.15 and category != "plain"
@@ -204,19 +207,23 @@ def generate_one(rng: random.Random, bank: dict, split: str, lang: str | None = 
             "family": family, "undisclosed": int(category in BRANDED[1:]), "split": split}
 
 
-def generate(n: int, split: str = "train", seed: int = 0, bank: dict | None = None, invented_names: float = 0.0) -> list[dict]:
+def generate(n: int, split: str = "train", seed: int = 0, bank: dict | None = None, invented_names: float = 0.0,
+             name_split: str | None = None) -> list[dict]:
     """`n` posts of one split ("train" or "val"), balanced over LANGS, reproducible from `seed`.
 
     invented_names: share of name slots (handles, brands, codes, shows, artists, teams) of a training post filled with
     a made-up name instead of one from the bank's short lists, so that no name becomes a cue. Held-out posts always
-    take the bank's `*_val` names."""
-    if split not in ("train", "val"):
-        raise ValueError(f"split: expected 'train' or 'val', got {split!r}")
+    take the bank's `*_val` names.
+    name_split: whose name lists fill the slots ("train" or "val"; None: the posts' own split). Held-out families with
+    the training names show how much a model leans on names it has seen (a list's length changes the random draws,
+    so the posts differ too; their families and categories are drawn the same way)."""
+    if split not in ("train", "val") or name_split not in (None, "train", "val"):
+        raise ValueError(f"split, name_split: expected 'train' or 'val', got {split!r}, {name_split!r}")
     if not 0.0 <= invented_names <= 1.0:
         raise ValueError(f"invented_names: expected a share in [0, 1], got {invented_names}")
     bank = bank or load_bank()
     rng = random.Random(f"{seed}-{split}")
-    return [generate_one(rng, bank, split, LANGS[i % len(LANGS)], invented_names) for i in range(n)]
+    return [generate_one(rng, bank, split, LANGS[i % len(LANGS)], invented_names, name_split) for i in range(n)]
 
 
 if __name__ == "__main__":
