@@ -120,7 +120,9 @@ def _fill(rng: random.Random, bank: dict, lang: str, phrase: str, split: str, in
             return rng.choice(bank[name][lang])
         if name_split == "val" and f"{name}_val" in slots:
             return rng.choice(slots[f"{name}_val"])
-        if split == "train" and invented_names and rng.random() < invented_names:  # no draw at 0: older posts stay bit-identical
+        # No draw at 0, so older posts stay bit-identical. Above 0 the draws happen for every slot, also those without
+        # a made-up form (links, {me}, {year}...): wasted, but part of the stream v10 was trained on, so they stay.
+        if split == "train" and invented_names and rng.random() < invented_names:
             made_up = _invented(rng, name)
             if made_up is not None:
                 return made_up
