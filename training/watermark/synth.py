@@ -6,7 +6,8 @@ sample is new: a random crop (scale, aspect, flip, rotation, colour) of a traini
 or of real TikTok footage away from its mark, a procedural scene (gradients, noise textures,
 shapes, text, dark screens), or a mosaic of those; then an alpha-blended mark at a random
 opacity, size and position (TikTok, YouTube / Shorts in several drawings, end cards) or none,
-look-alike overlays, blur / resampling, and a JPEG round trip as the codec stand-in.
+look-alike overlays, blur / resampling, and a JPEG round trip as the codec stand-in. Optionally,
+cut-out photographs of everyday objects (`stamps`, backgrounds.py) are pasted into the scene first.
 
 Marks and overlays are drawn once into pools at full-frame scale and squashed to the input
 size exactly as a W x H frame would be, so their geometry matches what the service samples.
@@ -68,15 +69,18 @@ class Synth:
     def __init__(self, photos: list[np.ndarray], footage: list[np.ndarray], fonts, out_size, seed: int,
                  n_marks: int = 240, n_overlays: int = 400, n_cards: int = 40, min_opacity: float = 0.3,
                  yt_min_width: float = 0.04, mono_min_width: float = 0.0, yt_random_frac: float = 0.0,
-                 n_red_negatives: int = 0, hue_p: float = 0.0, class_p=(0.45, 0.25, 0.25, 0.05)) -> None:
+                 n_red_negatives: int = 0, hue_p: float = 0.0, class_p=(0.45, 0.25, 0.25, 0.05),
+                 stamps: list[np.ndarray] | None = None, stamp_p: float = 0.0) -> None:
         rng = np.random.default_rng(seed)
         # mark opacity starts at min_opacity; YouTube marks at yt_min_width of the frame width; marks
         # without any red (a plain white Shorts logo + handle) at mono_min_width, since small they look
         # like the bare @handles that are negatives. yt_random_frac of the YouTube pool is drawn by
         # R.youtube_mark_random (random logo shape, layout and glyphs), the rest by the fixed drawings;
         # n_red_negatives red UI shapes join the look-alike pool; hue_p: share of backgrounds whose hue is
-        # rotated (see _jitter); class_p: none, tiktok, youtube, end card
+        # rotated (see _jitter); class_p: none, tiktok, youtube, end card; stamp_p: share of frames that get
+        # 1-3 of the RGBA object cut-outs `stamps` (backgrounds.load_stamps) pasted in (`_objects`)
         self.hue_p = hue_p
+        self.stamps, self.stamp_p = list(stamps or []), stamp_p
         self.min_opacity, self.yt_min_width, self.mono_min_width = min_opacity, yt_min_width, mono_min_width
         self.class_p = tuple(class_p)
         self.photos, self.footage, self.fonts, self.out_size = photos, footage, list(fonts), tuple(out_size)
@@ -215,6 +219,21 @@ class Synth:
             return self._crop(rng, self.footage[rng.integers(len(self.footage))])
         return self._procedural(rng)
 
+    def _objects(self, rng, img: np.ndarray) -> None:
+        """Paste 1-3 object cut-outs (fruit, animals, road signs, flags, letters) into `img` in place, each 4-50 %
+        of the frame width, squashed as a frame of a random aspect would be: red, round and lettered things that
+        are not marks, in front of any background and under the marks (so they are no cue for "none")."""
+        H, W = img.shape[:2]
+        fw, fh = D.FRAME_SIZES[rng.choice(len(D.FRAME_SIZES), p=D.SIZE_WEIGHTS)]
+        for _ in range(int(rng.integers(1, 4))):
+            obj = self.stamps[rng.integers(len(self.stamps))]
+            frac = float(np.exp(rng.uniform(np.log(0.04), np.log(0.5))))
+            ow = max(3, int(round(frac * W)))
+            oh = max(3, int(round(obj.shape[0] / obj.shape[1] * frac * fw / fh * H)))
+            layer = _premult_resize(obj, ow, min(oh, H))
+            x, y = int(rng.integers(-ow // 4, W - ow // 2)), int(rng.integers(-oh // 4, max(1, H - oh // 2)))
+            _blend(img, layer, x, y, float(rng.uniform(0.8, 1.0)))
+
     # --- marks -----------------------------------------------------------------------------
     def _mark(self, rng, img: np.ndarray, label: int) -> tuple[float, float, float, float]:
         H, W = img.shape[:2]
@@ -242,6 +261,8 @@ class Synth:
         if label is None:
             label = int(rng.choice(4, p=self.class_p))  # none, tiktok, youtube, end card
         img = self.background(rng)
+        if self.stamp_p and self.stamps and rng.random() < self.stamp_p:  # draws nothing when off: older runs' stream
+            self._objects(rng, img)
         box = np.full(4, np.nan, np.float32)
         n_over = int(rng.integers(1, 4)) if (label == 0 and rng.random() < 0.5) else int(rng.random() < 0.3)
         for _ in range(n_over):  # look-alikes, also under marks so co-occurrence is no cue

@@ -75,6 +75,9 @@ use_footage = False  # real TikTok footage away from the mark as backgrounds (sy
 # TikTok 0.915 against 0.922 and 236 against 244 OCR passes; the highest-scoring clean image rose (0.38 against 0.31)
 # (2026-11-27; held-out crop AP: TikTok 0.994, YouTube 0.976)
 backgrounds_dir = ""
+# Tux Paint stamps (backgrounds.py): object cut-outs pasted into stamp_p of the training frames; "" = none
+stamps_dir = ""
+stamp_p = 0.0
 red_negatives = 40  # red UI shapes that are not YouTube (play circles, hearts, badges) in the look-alike pool
 min_inside = 0.6  # share of the mark's area a positive crop must hold
 crop_size = 128  # classifier input (square, pixels)
@@ -142,9 +145,10 @@ def render_chunk(task: tuple[int, int, bool]) -> tuple[np.ndarray, np.ndarray]:
         videos = training_videos()
         footage = S.footage_crops(videos, list(videos), rng)
     photos = D.load_photos(names) + (BG.load_backgrounds(backgrounds_dir) if backgrounds_dir and not held_out else [])
+    stamps = BG.load_stamps(stamps_dir) if stamps_dir and stamp_p and not held_out else None
     synth = S.Synth(photos, footage, R.TEST_FONTS if held_out else R.TRAIN_FONTS, (frame_h, frame_w),
                     chunk_seed + 1, n_marks=120, n_overlays=150, n_cards=1, yt_random_frac=0.5, n_red_negatives=red_negatives, hue_p=hue_p,
-                    mono_min_width=0.10, class_p=(0.4, 0.25, 0.35, 0.0))
+                    mono_min_width=0.10, class_p=(0.4, 0.25, 0.35, 0.0), stamps=stamps, stamp_p=stamp_p)
     pairs = []
     for start in range(0, n, 16):
         frames = [synth.sample(rng) for _ in range(min(16, n - start))]
