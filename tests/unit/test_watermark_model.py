@@ -138,6 +138,8 @@ def test_single_image_uses_its_frame():
     (["@iheartwomennn", "TikTok"], "tiktok"), (["YouTube"], "youtube"), (["YouTuhe"], "youtube"), (["Shorts"], "youtube"),
     (["Sports"], None), (["Ehorts"], None), (["@cooking.daily"], None), (["the best day ever"], None), ([], None),
     (["TIK"], None), (["LIVE", "NEWS"], None),
+    (["YauTuhe"], "youtube"), (["Yau'Tuhe", "@k.rg"], "youtube"), (["Couture"], None), (["you turned"], None),
+    (["Yuulubes"], None),
 ])
 def test_match_platform(texts, platform):
     assert match_platform(texts) == platform
@@ -456,3 +458,35 @@ def test_wallpaper_backgrounds_take_one_size_per_picture_and_skip_blank_layers(t
     assert [img.shape for img in BG.load_backgrounds(tmp_path)] == [(24, 24, 3), (64, 64, 3)]
     with pytest.raises(FileNotFoundError, match="python -m training.watermark.backgrounds"):
         BG.load_backgrounds(tmp_path / "missing")
+
+
+def test_stamps_are_trimmed_rgba_cutouts_and_need_an_alpha_channel(tmp_path):
+    from training.watermark import backgrounds as BG
+    obj = np.zeros((40, 50, 4), np.uint8)
+    obj[10:30, 5:25] = (0, 0, 255, 255)  # BGRA: an opaque red square in a transparent border
+    (tmp_path / "food").mkdir()
+    cv2.imwrite(str(tmp_path / "food" / "apple.png"), obj)
+    cv2.imwrite(str(tmp_path / "food" / "flat.png"), np.full((30, 30, 3), 90, np.uint8))  # no alpha: skipped
+    stamps = BG.load_stamps(tmp_path)
+    assert len(stamps) == 1 and stamps[0].shape == (20, 20, 4)
+    assert tuple(stamps[0][0, 0]) == (255, 0, 0, 255)  # RGBA, border trimmed
+    with pytest.raises(FileNotFoundError, match="stamps_dest"):
+        BG.load_stamps(tmp_path / "missing")
+
+
+def test_synth_stamps_change_frames_only_when_switched_on():
+    """Object cut-outs are pasted into frames with stamp_p > 0; at 0 the random stream is the one older runs drew."""
+    from training.watermark import data as D, render as R, synth as S
+    photos = D.load_photos(["astronaut"])
+    red = np.zeros((20, 20, 4), np.uint8)
+    red[...] = (255, 0, 0, 255)
+
+    def frames(**kw):
+        syn = S.Synth(photos, [], R.TRAIN_FONTS[:1], (64, 96), seed=0, n_marks=2, n_overlays=2, n_cards=1, **kw)
+        rng = np.random.default_rng(3)
+        return [syn.sample(rng, 0)[0] for _ in range(4)]
+
+    plain, off, on = frames(), frames(stamps=[red], stamp_p=0.0), frames(stamps=[red], stamp_p=1.0)
+    assert all(np.array_equal(a, b) for a, b in zip(plain, off))
+    redness = lambda im: int(((im[..., 0] > 200) & (im[..., 1] < 60) & (im[..., 2] < 60)).sum())  # noqa: E731
+    assert sum(map(redness, on)) > sum(map(redness, plain)) + 20

@@ -26,6 +26,7 @@ from models.watermark.net import WatermarkNet
 
 from training.configurator import git_commit, start_run
 
+from . import backgrounds as BG
 from . import data as D
 from . import render as R
 from . import synth as S
@@ -51,6 +52,11 @@ synth_red_negatives = 80  # red UI shapes that are not YouTube (play circles, he
 # a clean b671ec4 (2026-11-27), the production path (evaluate_media, seed 2024) lost YouTube recall at 1 % FPR
 # 0.633 -> 0.550 and read more (428 vs 383 OCR passes) for real + rendered TikTok 0.922 -> 0.941
 synth_hue_p = 0.0
+# more imagery for the on-the-fly frames (backgrounds.py; fetch with `python -m training.watermark.backgrounds`):
+# Debian wallpapers added to the training photographs, Tux Paint object cut-outs pasted into synth_stamp_p of them
+synth_backgrounds_dir = ""  # "" = the training photographs alone
+synth_stamps_dir = ""  # "" = no object cut-outs
+synth_stamp_p = 0.0
 synth_tiktok_p = 0.22  # on-the-fly frames: share with a TikTok corner mark
 synth_youtube_p = 0.33  # ... with a YouTube / Shorts mark
 synth_endcard_p = 0.05  # ... with a TikTok end card (the rest carry no mark)
@@ -210,9 +216,12 @@ def main() -> None:
     videos = D.read_real(Path(data_dir))
     train_ids = [v for v in videos if v not in set(test["videos"])]
     photos = D.load_photos([p for p in D.PHOTO_FILES if p not in D.TEST_PHOTOS])
+    photos += BG.load_backgrounds(synth_backgrounds_dir) if synth_backgrounds_dir else []
+    stamps = BG.load_stamps(synth_stamps_dir) if synth_stamps_dir and synth_stamp_p else None
     synth = S.Synth(photos, S.footage_crops(videos, train_ids, synth_rng), R.TRAIN_FONTS, config.input_size, seed + 3,
                     min_opacity=synth_min_opacity, yt_min_width=synth_yt_min_width, mono_min_width=synth_mono_min_width,
                     yt_random_frac=synth_yt_random_frac, n_red_negatives=synth_red_negatives, hue_p=synth_hue_p,
+                    stamps=stamps, stamp_p=synth_stamp_p,
                     class_p=(1 - synth_tiktok_p - synth_youtube_p - synth_endcard_p, synth_tiktok_p, synth_youtube_p, synth_endcard_p))
     batches = TrainingBatches(synth, synth_rng, grid)
     log(f"synth pools ready: {len(synth.footage)} footage crops, {batches.n_syn} of {batch_size} frames per batch on the fly")
