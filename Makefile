@@ -41,6 +41,7 @@ train-text: setup
 	OMP_NUM_THREADS=1 $(BIN)/python -m training.text.train
 
 train-watermark: setup
+	$(BIN)/python -m training.watermark.backgrounds
 	$(BIN)/python -m training.watermark.train --data_dir=$(SHARED_DATA)/tiktok-frames
 	$(BIN)/python -m training.watermark.train_crops --data_dir=$(SHARED_DATA)/tiktok-frames
 	$(BIN)/python -m training.watermark.evaluate --data_dir=$(SHARED_DATA)/tiktok-frames

@@ -216,6 +216,21 @@ def crop_stage_text(crop: dict | None, whole_frame_prob: float) -> str:
 """
 
 
+def extra_imagery_text(frame_cfg: dict, crop_cfg: dict) -> str:
+    """The card's line on the Debian imagery (backgrounds.py) each stage trained with; empty when neither did."""
+    def used(background_dir, stamps_dir, stamp_p) -> str:
+        parts = (["Debian wallpapers as extra backgrounds"] if background_dir else []) + (
+            [f"Tux Paint object cut-outs (fruit, animals, road signs, flags, letters) pasted into {stamp_p:.0%} of the frames"]
+            if stamps_dir and stamp_p else [])
+        return " and ".join(parts) or "neither"
+    frame = used(frame_cfg.get("synth_backgrounds_dir"), frame_cfg.get("synth_stamps_dir"), frame_cfg.get("synth_stamp_p", 0))
+    crop = used(crop_cfg.get("backgrounds_dir"), crop_cfg.get("stamps_dir"), crop_cfg.get("stamp_p", 0))
+    if frame == crop == "neither":
+        return ""
+    return (f"- Extra training imagery from Debian packages (`training/watermark/backgrounds.py`, never in an evaluation set):\n"
+            f"  frame CNN's on-the-fly frames: {frame}; crop classifier's frames: {crop}.\n")
+
+
 def write_card(m: dict, path: Path) -> None:
     f, f0, v, v0, t = m["frame"], m["frame_cnn_only"], m["video"], m["video_cnn_only"], m.get("training", {})
     c = m.get("cascade", {})
@@ -274,7 +289,7 @@ YouTube / YouTube Shorts marks. Classes: none, tiktok, youtube. {'Three' if crop
   @handle, layout, text style; DejaVu and Hershey faces only), marks without red at >= 10 % width;
   end cards; look-alike overlays on negatives and positives, red UI shapes that are not YouTube
   (play circles, hearts, badges, REC dots); blur, resampling, noise and JPEG.
-- Held out: photos {', '.join(m['split']['test_photos'])}; fonts {', '.join(m['split']['test_fonts'])}.
+{extra_imagery_text(cfg, (crop or {}).get('config', {}))}- Held out: photos {', '.join(m['split']['test_photos'])}; fonts {', '.join(m['split']['test_fonts'])}.
 
 ## Reproduce
 `python -m training.watermark.train --data_dir=../shared/data/tiktok-frames`, then `train_crops`, `evaluate` and `evaluate_media` with the same option
