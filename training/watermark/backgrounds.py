@@ -2,7 +2,7 @@
 
 The 15 training photographs bundled with scikit-image are too few: on clean held-out photographs the
 crop classifier called red flowers, saucers and colourful gradients marks, and each such call costs an
-OCR pass (card.md). Seven Debian packages ship about 110 wallpapers, a third of them photographs
+OCR pass (card.md). Seven Debian packages ship 91 distinct wallpapers, a third of them photographs
 (flowers, leaves, water, boats, a forest, cities) and the rest colourful abstract art (`PACKAGES`).
 Tux Paint's default stamps (`STAMP_PACKAGES`, GPL) are about 800 cut-out pictures with transparency, most
 of them photographs of everyday objects: fruit, animals, flowers, houses, road signs, flags, money, letters.
@@ -46,9 +46,9 @@ def fetch(dest: Path = DEFAULT_DEST, packages: tuple[str, ...] = PACKAGES) -> li
     """Download `packages` with `apt-get download` and unpack them into `dest` with `dpkg -x`; a second
     call reuses them. Returns the .deb file names, which carry the package versions."""
     dest = Path(dest)
-    stamp = dest / "packages.txt"
-    if stamp.is_file():
-        debs = stamp.read_text().split()
+    marker = dest / "packages.txt"
+    if marker.is_file():
+        debs = marker.read_text().split()
         if all(any(d.startswith(p + "_") for d in debs) for p in packages):
             return debs
     dest.mkdir(parents=True, exist_ok=True)
@@ -60,7 +60,7 @@ def fetch(dest: Path = DEFAULT_DEST, packages: tuple[str, ...] = PACKAGES) -> li
         debs = sorted(p.name for p in Path(tmp).glob("*.deb"))
         for name in debs:
             subprocess.run(["dpkg", "-x", str(Path(tmp) / name), str(dest)], check=True)
-    stamp.write_text("\n".join(debs) + "\n")
+    marker.write_text("\n".join(debs) + "\n")
     return debs
 
 
