@@ -34,6 +34,7 @@ import json
 import random
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -110,19 +111,27 @@ def _invented(rng: random.Random, name: str) -> str | None:
     return None
 
 
-def _fill(rng: random.Random, bank: dict, lang: str, phrase: str, split: str, invented_names: float = 0.0,
-          name_split: str | None = None) -> str:
-    slots, name_split = bank["slots"], name_split or split
+@dataclass(frozen=True)
+class NameFill:
+    """How a post's name slots are filled: from the `*_val` lists when `split` is "val", else from the training lists,
+    with `invented` of the slots (0 for held-out posts) taking a made-up name (`_invented`) instead."""
+
+    split: str
+    invented: float = 0.0
+
+
+def _fill(rng: random.Random, bank: dict, lang: str, phrase: str, names: NameFill) -> str:
+    slots = bank["slots"]
 
     def value(m: re.Match) -> str:
         name = m.group(1)
         if name in ("product", "store"):
             return rng.choice(bank[name][lang])
-        if name_split == "val" and f"{name}_val" in slots:
+        if names.split == "val" and f"{name}_val" in slots:
             return rng.choice(slots[f"{name}_val"])
         # No draw at 0, so older posts stay bit-identical. Above 0 the draws happen for every slot, also those without
         # a made-up form (links, {me}, {year}...): wasted, but part of the stream v10 was trained on, so they stay.
-        if split == "train" and invented_names and rng.random() < invented_names:
+        if names.invented and rng.random() < names.invented:
             made_up = _invented(rng, name)
             if made_up is not None:
                 return made_up
@@ -149,14 +158,13 @@ def _typo(rng: random.Random, text: str) -> str:
     return " ".join(words)
 
 
-def _core(rng: random.Random, bank: dict, lang: str, category: str, split: str, invented_names: float = 0.0,
-          name_split: str | None = None) -> tuple[str, str]:
+def _core(rng: random.Random, bank: dict, lang: str, category: str, split: str, names: NameFill) -> tuple[str, str]:
     fam_id, phrasings = rng.choice(_families(bank, lang, category, split))
-    return _fill(rng, bank, lang, rng.choice(phrasings), split, invented_names, name_split), f"{lang}/{category}/{fam_id}"
+    return _fill(rng, bank, lang, rng.choice(phrasings), names), f"{lang}/{category}/{fam_id}"
 
 
-def generate_one(rng: random.Random, bank: dict, split: str, lang: str | None = None, invented_names: float = 0.0,
-                 name_split: str | None = None) -> dict:
+def generate_one(rng: random.Random, bank: dict, split: str, lang: str | None = None, names: NameFill | None = None) -> dict:
+    names = names or NameFill(split)
     lang = lang or rng.choice(LANGS)
     cats = list(_WEIGHTS)
     category = rng.choices(cats, weights=[_WEIGHTS[c] for c in cats])[0]
@@ -164,15 +172,15 @@ def generate_one(rng: random.Random, bank: dict, split: str, lang: str | None = 
     cores, family = [], f"{lang}/plain/-"
     if category == "disclosed" and rng.random() < 0.3:  # a bare disclosure marker on an organic-looking post
         marker = rng.choice(bank["langs"][lang]["markers"])
-        body = _core(rng, bank, lang, "organic_brand", split, invented_names, name_split)[0] if rng.random() < 0.5 else rng.choice(bank["langs"][lang]["filler"])
+        body = _core(rng, bank, lang, "organic_brand", split, names)[0] if rng.random() < 0.5 else rng.choice(bank["langs"][lang]["filler"])
         cores.append(f"{body} {marker}" if marker.startswith("#") and rng.random() < 0.5 else f"{marker} {body}")
         family = f"{lang}/disclosed/marker"
     elif category != "plain":
-        core, family = _core(rng, bank, lang, category, split, invented_names, name_split)
+        core, family = _core(rng, bank, lang, category, split, names)
         cores.append(core)
     if category in BRANDED + COPYRIGHT and rng.random() < 0.04:  # both signals in one post
         other = rng.choice(COPYRIGHT if branded else BRANDED)
-        cores.append(_core(rng, bank, lang, other, split, invented_names, name_split)[0])
+        cores.append(_core(rng, bank, lang, other, split, names)[0])
         branded, copyright = 1, 1
     langbank = bank["langs"][lang]
     short = rng.random() < 0.15 and category != "plain"
@@ -225,7 +233,8 @@ def generate(n: int, split: str = "train", seed: int = 0, bank: dict | None = No
         raise ValueError(f"invented_names: expected a share in [0, 1], got {invented_names}")
     bank = bank or load_bank()
     rng = random.Random(f"{seed}-{split}")
-    return [generate_one(rng, bank, split, LANGS[i % len(LANGS)], invented_names, name_split) for i in range(n)]
+    names = NameFill(name_split or split, invented_names if split == "train" else 0.0)
+    return [generate_one(rng, bank, split, LANGS[i % len(LANGS)], names) for i in range(n)]
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-__all__ = ["PACKAGES", "STAMP_PACKAGES", "fetch", "image_files", "load_backgrounds", "load_stamps"]
+__all__ = ["PACKAGES", "STAMP_PACKAGES", "extra_imagery", "fetch", "image_files", "load_backgrounds", "load_stamps"]
 
 # session 9 measured the first three alone (64 pictures); the other four were added on 2026-11-27
 PACKAGES = ("mate-backgrounds", "plasma-workspace-wallpapers", "ukui-wallpapers", "gnome-backgrounds",
@@ -122,6 +122,13 @@ def load_stamps(dest: Path | str = DEFAULT_STAMPS_DEST) -> list[np.ndarray]:
     if not out:
         raise FileNotFoundError(f"no stamps in {dest}; run `python -m training.watermark.backgrounds --stamps_dest={dest}`")
     return out
+
+
+def extra_imagery(backgrounds_dir: str, stamps_dir: str, stamp_p: float) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+    """What a training run adds to its rendered frames: (wallpapers to join the training photographs, object cut-outs for
+    synth.Synth's `stamps`); an empty folder option, or stamp_p 0, leaves that part out."""
+    return (load_backgrounds(backgrounds_dir) if backgrounds_dir else [],
+            load_stamps(stamps_dir) if stamps_dir and stamp_p else None)
 
 
 if __name__ == "__main__":

@@ -219,9 +219,8 @@ def main() -> None:
     synth_rng = np.random.default_rng(seed + 2)
     videos = D.read_real(Path(data_dir))
     train_ids = [v for v in videos if v not in set(test["videos"])]
-    photos = D.load_photos([p for p in D.PHOTO_FILES if p not in D.TEST_PHOTOS])
-    photos += BG.load_backgrounds(synth_backgrounds_dir) if synth_backgrounds_dir else []
-    stamps = BG.load_stamps(synth_stamps_dir) if synth_stamps_dir and synth_stamp_p else None
+    wallpapers, stamps = BG.extra_imagery(synth_backgrounds_dir, synth_stamps_dir, synth_stamp_p)
+    photos = D.load_photos([p for p in D.PHOTO_FILES if p not in D.TEST_PHOTOS]) + wallpapers
     synth = S.Synth(photos, S.footage_crops(videos, train_ids, synth_rng), R.TRAIN_FONTS, config.input_size, seed + 3,
                     min_opacity=synth_min_opacity, yt_min_width=synth_yt_min_width, mono_min_width=synth_mono_min_width,
                     yt_random_frac=synth_yt_random_frac, n_red_negatives=synth_red_negatives, hue_p=synth_hue_p,

@@ -146,8 +146,8 @@ def render_chunk(task: tuple[int, int, bool]) -> tuple[np.ndarray, np.ndarray]:
     if use_footage and not held_out:
         videos = training_videos()
         footage = S.footage_crops(videos, list(videos), rng)
-    photos = D.load_photos(names) + (BG.load_backgrounds(backgrounds_dir) if backgrounds_dir and not held_out else [])
-    stamps = BG.load_stamps(stamps_dir) if stamps_dir and stamp_p and not held_out else None
+    wallpapers, stamps = BG.extra_imagery(backgrounds_dir, stamps_dir, stamp_p) if not held_out else ([], None)
+    photos = D.load_photos(names) + wallpapers
     synth = S.Synth(photos, footage, R.TEST_FONTS if held_out else R.TRAIN_FONTS, (frame_h, frame_w),
                     chunk_seed + 1, n_marks=120, n_overlays=150, n_cards=1, yt_random_frac=0.5, n_red_negatives=red_negatives, hue_p=hue_p,
                     mono_min_width=0.10, class_p=(0.4, 0.25, 0.35, 0.0), stamps=stamps, stamp_p=stamp_p)
