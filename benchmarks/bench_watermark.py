@@ -8,7 +8,7 @@ same clip carrying a TikTok-style corner mark plus an end card, so the OCR casca
 measured on the path that runs it (clean clips mostly skip OCR; marked ones read 1-3 frames).
 Baselines: decoding every frame of the same clip to RGB, what a naive sampler pays; the frame
 CNN alone (`load(ocr=False, crops=False)`); and the frame CNN + OCR without the crop classifier
-(`load(crops=False)`), the behaviour before it.
+(`load(crops=False)`), the behaviour before it; and the cascade without its anchor windows (`load(anchors=False)`).
 Writes benchmarks/results/watermark.json and prints one summary line.
 """
 
@@ -159,6 +159,7 @@ def main() -> None:
     detector = load(artifact or None, num_threads=threads)
     cnn_only = load(artifact or None, num_threads=threads, ocr=False, crops=False)
     cnn_ocr = load(artifact or None, num_threads=threads, crops=False)  # before the crop classifier: the same-process baseline
+    no_anchors = load(artifact or None, num_threads=threads, anchors=False)  # the cascade before its anchor windows
     with tempfile.TemporaryDirectory() as tmp:
         video, marked = Path(tmp) / "clip.mp4", Path(tmp) / "marked.mp4"
         make_video(video)
@@ -190,6 +191,7 @@ def main() -> None:
         marked_calls = detector.verifier.calls - calls0
         marked_s = timed(lambda: end_to_end(detector, marked), iterations)
         cnn_video_s = timed(lambda: end_to_end(cnn_only, video), iterations)
+        no_anchor_video_s = timed(lambda: end_to_end(no_anchors, video), iterations)
         cnn_ocr_video_s = timed(lambda: end_to_end(cnn_ocr, video), iterations)
         cnn_marked_s = timed(lambda: end_to_end(cnn_only, marked), iterations)
         marked_cnn_score = end_to_end(cnn_only, marked)
@@ -200,6 +202,10 @@ def main() -> None:
         photo_calls = detector.verifier.calls - calls0
         photo_s = [t / len(photo_images) for t in timed(lambda: images_batch(paths=photo_images), max(3, iterations // 4))]
         photo_cnn_s = [t / len(photo_images) for t in timed(lambda: images_batch(cnn_only, photo_images), max(3, iterations // 4))]
+        calls0 = no_anchors.verifier.calls
+        images_batch(no_anchors, photo_images)
+        photo_no_anchor_calls = no_anchors.verifier.calls - calls0
+        photo_no_anchor_s = [t / len(photo_images) for t in timed(lambda: images_batch(no_anchors, photo_images), max(3, iterations // 4))]
         calls0 = cnn_ocr.verifier.calls
         images_batch(cnn_ocr, photo_images)
         photo_cnn_ocr_calls = cnn_ocr.verifier.calls - calls0
@@ -221,7 +227,8 @@ def main() -> None:
         "video": {"seconds": video_seconds, "size": [video_width, video_height], "fps": fps, "gop": gop or "x264 default",
                   "crf": crf, "frames_sampled": int(len(sampled.frames)), "frames_total": n_all},
         "video_end_to_end_ms": ms(video_s),  # clean clip, CNN + OCR cascade (the shipped behaviour)
-        "clean_video": {"cascade_ms": ms(video_s), "cnn_only_ms": ms(cnn_video_s), "cnn_ocr_ms": ms(cnn_ocr_video_s), "ocr_calls": clean_calls,
+        "clean_video": {"cascade_ms": ms(video_s), "cnn_only_ms": ms(cnn_video_s), "cnn_ocr_ms": ms(cnn_ocr_video_s),
+                        "before_anchors_ms": ms(no_anchor_video_s), "ocr_calls": clean_calls,
                         "probability": clean_score.probability},
         "marked_video": {"cascade_ms": ms(marked_s), "cnn_only_ms": ms(cnn_marked_s), "ocr_calls": marked_calls,
                          "probability": marked_score.probability, "platform": marked_score.platform,
@@ -233,6 +240,8 @@ def main() -> None:
                                    "note": "sample_frames + score_media_batch (cascade: OCR only on proposed images)"},
         "photo_image_ms_each_in_batch": {"median": round(statistics.median(photo_s) * 1e3, 2), "cnn_only_median": round(statistics.median(photo_cnn_s) * 1e3, 2),
                                          "cnn_ocr_median": round(statistics.median(photo_cnn_ocr_s) * 1e3, 2), "cnn_ocr_calls": photo_cnn_ocr_calls,
+                                         "before_anchors_median": round(statistics.median(photo_no_anchor_s) * 1e3, 2),
+                                         "before_anchors_ocr_calls": photo_no_anchor_calls,
                                          "batch": len(photo_images), "ocr_calls": photo_calls, "size": [image_width, image_height],
                                          "note": "clean photographs (scikit-image samples held out from watermark training), JPEG q90"},
         "targets": {"video_ms": 100, "image_ms": 10},

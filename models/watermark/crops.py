@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["crop_window", "square_crop"]
+__all__ = ["anchor_boxes", "crop_window", "square_crop"]
 
 CROP_EXPAND = 1.6  # the square's side is this times the box's longer side in pixels...
 CROP_MIN_FRAC = 0.25  # ...and at least this fraction of the frame's shorter side (CNN boxes are coarse)
@@ -37,3 +37,17 @@ def square_crop(image: np.ndarray, box: tuple[float, float, float, float], size:
     patch = image[y0:y1, x0:x1]
     interp = cv2.INTER_AREA if patch.shape[0] > size else cv2.INTER_LINEAR
     return cv2.resize(patch, (size, size), interpolation=interp)
+
+
+def anchor_boxes(width: int, height: int) -> list[tuple[float, float, float, float]]:
+    """Relative boxes (x, y, w, h) whose `crop_window` is one of the six smallest squares (CROP_MIN_FRAC of
+    the shorter side) at the places platforms stamp their marks: the four corners and the middle of the two
+    long sides (mid-left and mid-right of a portrait frame, where TikTok's mark jumps). Each box is centred in
+    its window and 1 / CROP_EXPAND of its side, so cropping it with `square_crop` cuts exactly that window."""
+    side = int(round(CROP_MIN_FRAC * min(width, height)))
+    inner = side / CROP_EXPAND
+    xs, ys = (0, (width - side) / 2, width - side), (0, (height - side) / 2, height - side)
+    spots = [(x, y) for y in (ys[0], ys[2]) for x in (xs[0], xs[2])]  # the corners
+    spots += [(xs[0], ys[1]), (xs[2], ys[1])] if height >= width else [(xs[1], ys[0]), (xs[1], ys[2])]
+    return [((x + (side - inner) / 2) / width, (y + (side - inner) / 2) / height, inner / width, inner / height)
+            for x, y in spots]

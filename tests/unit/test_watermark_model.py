@@ -233,8 +233,38 @@ def test_crop_stage_ocr_confirms_or_rescales():
     result, v, _ = crop_stage([[0.05, 0.05, 0.9]], [0.3, 0.1, 0.6], platform="youtube")
     assert result.probability == W.CONFIRMED_PROB and v.calls == 1 and result.evidence[0]["box"] == [0.75, 0.75, 0.25, 0.25]
     result, v, _ = crop_stage([[0.05, 0.05, 0.9]], [0.3, 0.1, 0.6], platform=None)
-    assert v.calls == 2  # the crop, then the whole frame (P(any mark) >= WHOLE_FRAME_PROB)
-    assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * 0.6, abs=1e-5)
+    assert v.calls == 2 + W.ANCHOR_READS  # the crop, the whole frame (P(any mark) >= WHOLE_FRAME_PROB), anchor windows
+    assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * 0.6, abs=1e-5)  # unread anchors change nothing
+
+
+class BrightCropNet(FixedCropNet):
+    """A crop classifier that calls a crop a YouTube mark when it is mostly bright, clean otherwise."""
+
+    def forward(self, x):
+        self.seen.append(tuple(x.shape))
+        bright = (x.mean(dim=(1, 2, 3)) > 0.4).float()[:, None]
+        probs = bright * torch.tensor([0.05, 0.05, 0.9]) + (1 - bright) * torch.tensor([0.98, 0.01, 0.01])
+        return torch.log(probs), torch.zeros(len(x), 3, 1, 1)
+
+
+def anchor_stage(frame_probs, platform) -> tuple[MediaScore, StubVerifier, BrightCropNet]:
+    """One 64x64 image, dark but for a bright top-left corner; the frame CNN's only region is its bottom-right cell."""
+    det = SmallMarkProbs(frame_probs)
+    det.crop_net, det.verifier = BrightCropNet([[1.0, 1.0, 1.0]]), StubVerifier(platform)
+    frame = np.zeros((1, 64, 64, 3), np.uint8)
+    frame[0, :16, :16] = 255
+    return det.score_media(SampledFrames(frame, np.zeros(1), 0.0)), det.verifier, det.crop_net
+
+
+def test_anchor_windows_find_a_corner_mark_the_frame_cnn_did_not_box():
+    result, v, net = anchor_stage([[0.2, 0.05, 0.75]], "youtube")
+    assert net.seen == [(1, 3, 32, 32), (6, 3, 32, 32)]  # the proposed region, then the six anchor windows
+    assert v.calls == 1 and result.probability == W.CONFIRMED_PROB and result.platform == "youtube"
+    assert result.evidence[0]["box"] == [0.0, 0.0, 0.25, 0.25]  # the top-left window, where OCR read the name
+    result, v, _ = anchor_stage([[0.2, 0.05, 0.75]], None)
+    assert v.calls == W.ANCHOR_READS and result.probability == pytest.approx(0.01, abs=1e-4)  # unread: min(CNN, crop)
+    result, v, net = anchor_stage([[1.0 - W.ANCHOR_GATE + 0.01, 0.0, W.ANCHOR_GATE - 0.01]], "youtube")
+    assert v.calls == 0 and net.seen == [(1, 3, 32, 32)]  # under ANCHOR_GATE the anchors are not looked at
 
 
 def test_crop_stage_reads_no_crop_the_classifier_calls_clean():
@@ -248,7 +278,7 @@ def test_crop_stage_reads_no_crop_the_classifier_calls_clean():
     result, v, _ = crop_stage([[strong, W.FALLBACK_READ_PROB, 0.05]], clean_crop, platform="tiktok")
     assert v.calls == 1 and result.probability == W.CONFIRMED_PROB and result.evidence[0]["box"] == [0.75, 0.75, 0.25, 0.25]
     result, v, _ = crop_stage([[0.05, 0.9, 0.05]], [1.0 - W.CROP_READ_PROB, W.CROP_READ_PROB, 0.0], platform=None)
-    assert v.calls == 2  # the crop (at CROP_READ_PROB), then the whole frame (WHOLE_FRAME_PROB)
+    assert v.calls == 2 + W.ANCHOR_READS  # the crop (at CROP_READ_PROB), the whole frame (WHOLE_FRAME_PROB), an anchor
     result, v, _ = crop_stage([[strong, W.FALLBACK_READ_PROB, 0.05]] * 5, clean_crop, platform=None)
     assert v.calls == 1  # a clip whose crops were all called clean: its strongest frame is read once, not three
     youtube_like = [[0.2, W.FALLBACK_READ_PROB - 0.05, 0.85 - W.FALLBACK_READ_PROB]] * 5
@@ -265,6 +295,17 @@ def test_crop_window_is_a_square_inside_the_frame():
     assert x1 - x0 == y1 - y0 == round(0.2 * 720 * 1.6) and abs((x0 + x1) / 2 - 360) <= 1
     assert crop_window((0.0, 0.0, 1.0, 1.0), 720, 1280) == (0, 280, 720, 1000)  # never larger than the short side
     assert square_crop(np.zeros((1280, 720, 3), np.uint8), (0.1, 0.1, 0.1, 0.05), 64).shape == (64, 64, 3)
+
+
+@pytest.mark.parametrize("width, height, middles", [(720, 1280, [(0, 550), (540, 550)]), (1280, 720, [(550, 0), (550, 540)])])
+def test_anchor_windows_sit_at_the_corners_and_the_long_sides(width, height, middles):
+    from models.watermark.crops import CROP_MIN_FRAC, anchor_boxes, crop_window
+
+    side = round(CROP_MIN_FRAC * min(width, height))
+    windows = [crop_window(b, width, height) for b in anchor_boxes(width, height)]
+    assert all(x1 - x0 == y1 - y0 == side for x0, y0, x1, y1 in windows)
+    corners = [(0, 0), (width - side, 0), (0, height - side), (width - side, height - side)]
+    assert [(x0, y0) for x0, y0, _, _ in windows] == corners + middles
 
 
 def test_crop_labels_follow_how_much_mark_a_crop_holds():

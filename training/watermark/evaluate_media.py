@@ -12,8 +12,8 @@ Three sources, none seen in training:
 - clean frames and hard negatives of the same renderer (captions, bare @handles, red play
   shapes that are not YouTube's, text-heavy frames).
 Each is written as a JPEG (quality 80-95) and scored three ways: the frame CNN alone; the frame
-CNN + OCR of near-source crops (the behaviour before the crop classifier); and the shipped cascade,
-frame CNN + crop classifier + OCR (when the artifact has a crop classifier). Writes artifact/media_metrics.json.
+CNN + OCR of near-source crops (the behaviour before the crop classifier); the shipped cascade,
+frame CNN + crop classifier + OCR (when the artifact has a crop classifier), with and without its anchor windows. Writes artifact/media_metrics.json.
 """
 
 from __future__ import annotations
@@ -265,7 +265,9 @@ def main() -> None:
         counts = {k: sum(it["kind"] == k for it in items) for k in sorted({it["kind"] for it in items})}
         print(f"{len(items)} held-out images: {counts}", flush=True)
         results = {}
-        variants = [("cnn_only", cnn), ("cnn_ocr", ocr_cascade)] + ([("cnn_crop_ocr", shipped)] if shipped.crop_net else [])
+        variants = [("cnn_only", cnn), ("cnn_ocr", ocr_cascade)]
+        if shipped.crop_net:
+            variants += [("cnn_crop_ocr_no_anchors", load(artifact, num_threads=threads, anchors=False)), ("cnn_crop_ocr", shipped)]
         for name, det in variants:
             calls0 = det.verifier.calls if det.verifier else 0
             scores, sec = score(det, items)
@@ -298,7 +300,8 @@ def write_card_section(path: Path, record: dict) -> None:
              "Real frames: the held-out source videos at their own resolution; rendered: an independent renderer",
              f"(OpenCV shapes, fonts {', '.join(record['render_fonts'])}) on held-out photos at {record['size'][0]}x{record['size'][1]}.",
              "Each file goes through `sample_frames` and `score_media_batch` as in the service. Columns: CNN only;",
-             "frame CNN + OCR of near-source crops (the previous behaviour); frame CNN + crop classifier + OCR (shipped).", "",
+             "frame CNN + OCR of near-source crops; frame CNN + crop classifier + OCR without the anchor windows (the previous",
+             "behaviour); the same with them (shipped).", "",
              "| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     lines += [f"| {label} | " + " | ".join(str(r[n][key]) for n in names) + " |" for label, key in rows]
     for thr in (0.5, 0.95):
