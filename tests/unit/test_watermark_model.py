@@ -278,7 +278,8 @@ def test_crop_stage_reads_no_crop_the_classifier_calls_clean():
     result, v, _ = crop_stage([[strong, W.FALLBACK_READ_PROB, 0.05]], clean_crop, platform="tiktok")
     assert v.calls == 1 and result.probability == W.CONFIRMED_PROB and result.evidence[0]["box"] == [0.75, 0.75, 0.25, 0.25]
     result, v, _ = crop_stage([[0.05, 0.9, 0.05]], [1.0 - W.CROP_READ_PROB, W.CROP_READ_PROB, 0.0], platform=None)
-    assert v.calls == 2 + W.ANCHOR_READS  # the crop (at CROP_READ_PROB), the whole frame (WHOLE_FRAME_PROB), an anchor
+    assert W.CROP_READ_PROB < W.ANCHOR_READ_PROB and v.calls == 2  # the crop (at CROP_READ_PROB), then the whole frame
+    # (WHOLE_FRAME_PROB); the anchor windows, called marked at CROP_READ_PROB too, stay under ANCHOR_READ_PROB
     result, v, _ = crop_stage([[strong, W.FALLBACK_READ_PROB, 0.05]] * 5, clean_crop, platform=None)
     assert v.calls == 1  # a clip whose crops were all called clean: its strongest frame is read once, not three
     youtube_like = [[0.2, W.FALLBACK_READ_PROB - 0.05, 0.85 - W.FALLBACK_READ_PROB]] * 5

@@ -5,11 +5,12 @@
 The frame CNN (train.py, 256x256 input) proposes boxes; at that size a YouTube mark 5-10 % of a
 portrait frame wide is a few pixels, and the frame CNN scores clean red or text-rich frames
 as high as real marks. This second, small CNN looks again at a square crop of the near-source
-frame around each proposed box (models/watermark/crops.py) and says none / tiktok / youtube.
+frame around each proposed box (models/watermark/crops.py) and says none / tiktok / youtube; the
+detector also shows it the anchor windows where platforms stamp marks (frame corners, middle of the long sides).
 
 It learns from exactly what the shipped frame CNN proposes: frames rendered at near-source size
 (synth.py: training photographs, procedural scenes, optionally real footage away from the mark, look-alike
-overlays, TikTok and YouTube marks, JPEG), the frame CNN's two strongest regions in each, plus a
+overlays, TikTok and YouTube marks, JPEG), the frame CNN's two strongest regions in each, one anchor window, plus a
 crop around the true mark with its box jittered as coarsely as the CNN's boxes are. A crop is a
 positive when it holds at least `min_inside` of the mark, a negative when it holds none of it,
 and dropped in between. Real TikTok frames of the training videos add real marks and footage.
@@ -34,7 +35,7 @@ import torch.nn.functional as F
 from sklearn.metrics import average_precision_score
 
 from models.watermark.config import WatermarkConfig
-from models.watermark.crops import crop_window, square_crop
+from models.watermark.crops import anchor_boxes, crop_window, square_crop
 from models.watermark.detector import ARTIFACT_DIR, CROP_FILES, WatermarkDetector, load, save
 from models.watermark.net import WatermarkNet
 
@@ -82,6 +83,10 @@ stamps_dir = str(BG.DEFAULT_STAMPS_DEST)
 stamp_p = 0.5
 red_negatives = 40  # red UI shapes that are not YouTube (play circles, hearts, badges) in the look-alike pool
 min_inside = 0.6  # share of the mark's area a positive crop must hold
+# Anchor windows (models/watermark/crops.py `anchor_boxes`) cut from every rendered and real frame, chosen at random:
+# the detector scores all six in the strongest frame when no proposed region confirms a mark, so the classifier must
+# know clean corners of ordinary footage, not only the frame CNN's proposals. 0 = as the classifier before them.
+anchor_windows = 1
 crop_size = 128  # classifier input (square, pixels)
 epochs = 10
 batch_size = 64
@@ -107,6 +112,14 @@ def jittered(rng: np.random.Generator, box) -> tuple[float, float, float, float]
     w2, h2 = max(w * rng.uniform(0.7, 2.0), 1 / 16), max(h * rng.uniform(0.7, 3.0), 1 / 16)
     cx, cy = x + w / 2 + rng.uniform(-0.4, 0.4) * w, y + h / 2 + rng.uniform(-0.4, 0.4) * h
     return (cx - w2 / 2, cy - h2 / 2, w2, h2)
+
+
+def with_anchors(rng, proposals: list, img: np.ndarray) -> list:
+    """`proposals` plus `anchor_windows` of the frame's anchor boxes, drawn without replacement."""
+    if not anchor_windows:
+        return list(proposals)  # no random draw: runs without anchors reproduce
+    anchors = anchor_boxes(img.shape[1], img.shape[0])
+    return list(proposals) + [anchors[j] for j in rng.choice(len(anchors), anchor_windows, replace=False)]
 
 
 def labelled_crops(rng, proposals, img: np.ndarray, label: int, box) -> list[tuple[np.ndarray, int]]:
@@ -157,7 +170,7 @@ def render_chunk(task: tuple[int, int, bool]) -> tuple[np.ndarray, np.ndarray]:
         small = np.stack([cv2.resize(f, (256, 256), interpolation=cv2.INTER_AREA) for f, _, _ in frames])
         _, cells = detector.predict_arrays(small)
         for (img, label, box), c in zip(frames, cells):
-            pairs += labelled_crops(rng, detector.cell_boxes(1.0 - c[0], 2), img, label, box)
+            pairs += labelled_crops(rng, with_anchors(rng, detector.cell_boxes(1.0 - c[0], 2), img), img, label, box)
     return as_arrays(pairs)
 
 
@@ -173,7 +186,7 @@ def real_crops(rng) -> tuple[np.ndarray, np.ndarray]:
             small = cv2.resize(rgb, (256, 256), interpolation=cv2.INTER_AREA)[None]
             _, cells = detector.predict_arrays(small)
             img = D.jpeg(rng, rgb, 50, 95)
-            pairs += labelled_crops(rng, detector.cell_boxes(1.0 - cells[0, 0], 2), img, 1, box)
+            pairs += labelled_crops(rng, with_anchors(rng, detector.cell_boxes(1.0 - cells[0, 0], 2), img), img, 1, box)
             for _ in range(real_repeats - 1):
                 pairs += labelled_crops(rng, [], img, 1, box)
     return as_arrays(pairs)
