@@ -54,7 +54,7 @@ def tiny_model(seed: int = 0) -> TextClassifier:
     cfg = TextConfig(char_features=64, word_features=32, version="text-test")
     patterns = yaml.safe_load(PATTERNS_FILE.read_text(encoding="utf-8"))
     rng = np.random.default_rng(seed)
-    dim = 64 + 32 + len(patterns["labels"]) + 1
+    dim = 64 + 32 + SpanExtractor(patterns).n_features
     weights = {
         "idf_char": rng.uniform(1, 3, 64).astype(np.float32),
         "idf_word": rng.uniform(1, 3, 32).astype(np.float32),
@@ -183,6 +183,22 @@ def test_negation_suppresses_branded_span():
     extractor = SpanExtractor.from_file(PATTERNS_FILE)
     for text in ["Keine Werbung, selbst gekauft", "not sponsored, just love it", "Não é publi, só amo"]:
         assert not [s for s in extractor.spans(text) if s["check"] == "no_branded_content"], text
+
+
+@pytest.mark.parametrize("text,own", [
+    ("shot and edited by me 📸", True), ("Ma chanson originale, écrite et produite par moi", True),
+    ("Mein eigener Song, bitte nicht reuploaden", True), ("esse trabalho é meu © Ana", True), ("es mío, no lo resubas", True),
+    ("not my video, credit to @x", False), ("não é meu vídeo, créditos @x", False), ("no es mío, créditos a @x", False),
+    ("I don't own this, all rights to the owners", False),
+])
+def test_own_work_claim_is_its_own_feature(text, own):
+    import yaml
+
+    spec = yaml.safe_load(PATTERNS_FILE.read_text(encoding="utf-8"))
+    with_own, without = SpanExtractor(spec), SpanExtractor({k: v for k, v in spec.items() if k != "own_work"})
+    assert with_own.n_features == without.n_features + 1  # an artifact trained without own_work keeps its width
+    feats, spans = with_own.features([text])
+    assert bool(feats[0, -1]) is own and spans == [without.spans(text)]  # a feature, never a span
 
 
 # ---- the shipped artifact on known examples ---------------------------------------------------

@@ -35,6 +35,7 @@ from sklearn.model_selection import GroupKFold
 
 from models.text.classifier import PATTERNS_FILE, TextClassifier, load, route_mask, stacked
 from models.text.config import TextConfig
+from models.text.evidence import SpanExtractor
 from models.text.contextual import ContextualStage, base_model_dir
 from training.configurator import apply_overrides, git_commit
 from training.text.card import render_card
@@ -114,8 +115,7 @@ def _fit_head(x, y, c: float) -> LogisticRegression:
 def _train(cfg: TextConfig, patterns: dict, train_rows: list[dict], log) -> tuple[TextClassifier, np.ndarray]:
     """Fit idf, out-of-fold Platt calibration and the final heads; returns the model and OOF logits."""
     texts = [r["text"] for r in train_rows]
-    n_rules = len(patterns["labels"]) + 1
-    dim = cfg.char_features + cfg.word_features + n_rules
+    dim = cfg.char_features + cfg.word_features + SpanExtractor(patterns).n_features
     blank = {
         "idf_char": np.ones(cfg.char_features, np.float32),
         "idf_word": np.ones(cfg.word_features, np.float32),

@@ -207,13 +207,24 @@ def crop_stage_text(crop: dict | None, whole_frame_prob: float) -> str:
    again, where a 5-10 %-wide mark is 15-40 pixels instead of a few. Without an OCR-read name a platform's
    probability is min(frame CNN, best crop). With it, OCR (below) reads only crops with P(any mark) >=
    {crop['crop_read_prob']} (the classifier's own square window at {crop.get('crop_read_side', 'the OCR crop')} pixels), whole frames from frame P(any mark) {whole_frame_prob}, and, when neither applies, the frame with the highest P(tiktok) once from
-   P(tiktok) {crop.get('fallback_read_prob')} (an end card the crop classifier called clean).
+   P(tiktok) {crop.get('fallback_read_prob')} (an end card the crop classifier called clean).{anchor_text(crop.get('anchors'))}
    Trained (`python -m training.watermark.train_crops`, seed {cfg['seed']}, {crop['train_seconds'] / 60:.1f} min on 2 cores) on
    what the shipped frame CNN proposes in {cfg['n_frames']} frames rendered at {cfg['frame_w']}x{cfg['frame_h']} (training photographs,
-   {'real footage, ' if cfg.get('use_footage', True) else ''}fonts, hue rotation {cfg['hue_p']}, {cfg['red_negatives']} red look-alike shapes; crops {crop['train_crops']} none / tiktok / youtube) plus jittered crops of real TikTok marks of
+   {'real footage, ' if cfg.get('use_footage', True) else ''}fonts, hue rotation {cfg['hue_p']}, {cfg['red_negatives']} red look-alike shapes, {cfg.get('anchor_windows', 0)} random anchor window(s) per frame; crops {crop['train_crops']} none / tiktok / youtube) plus jittered crops of real TikTok marks of
    the training videos. Held-out crops (held-out photographs and fonts, {crop['held_out_crops']}): TikTok AP
    {h['tiktok_ap']}, YouTube AP {h['youtube_ap']}, any-mark recall at 1 % FPR {h['any_recall_at_1pct_fpr']}.
 """
+
+
+def anchor_text(anchors: dict | None) -> str:
+    """The card's sentence on the anchor windows (detector.py `_read_anchors`), empty when they are off."""
+    if not anchors or not anchors["on"]:
+        return ""
+    return f"""
+   When no proposed region confirms a mark, the crop classifier also scores the six anchor windows (the corners
+   and the middle of the long sides, a quarter of the short side each: where platforms stamp marks) of the frame
+   with the highest P(any mark), from P(any mark) {anchors['gate']} on, and OCR reads the strongest {anchors['reads']} from crop P(any mark)
+   {anchors['read_prob']}; only a name read there counts (0.99), an unread window changes nothing."""
 
 
 def extra_imagery_text(frame_cfg: dict, crop_cfg: dict) -> str:
@@ -351,8 +362,8 @@ benchmarks/results/watermark.json. The OCR engine loads on first use (about 0.3 
   fewer frames; a confirmed mark is almost always found in the first).
 - The CNN's YouTube class is weak (YouTube rows above: P(youtube) barely separates rendered
   YouTube marks from clean frames); YouTube recall rests on one of the CNN's boxes landing on the mark
-  (about 80 % of marks on the tuning set) and on the crop classifier and OCR reading it there. Marks under
-  about 7 % of the frame width are mostly missed.
+  (about 70 % of marks on the tuning set) or on the mark sitting in an anchor window (corners, middle of the long
+  sides), and on the crop classifier and OCR reading it there. A small mark elsewhere in the frame is mostly missed.
 - CNN time per frame depends on the machine's load: 2.9 ms (16-channel stem) against 5.4 ms for
   the previous 24-channel stem, measured side by side on a quiet machine (batch 8, 1 thread).
 - All YouTube data is rendered; real Shorts downloads are unseen.
@@ -473,6 +484,7 @@ def main() -> None:
             "held_out": crop_record["history"][-1], "crop_frames": W.CROP_FRAMES,
             "crop_read_prob": W.CROP_READ_PROB, "fallback_read_prob": W.FALLBACK_READ_PROB,
             "crop_propose_prob": W.CROP_PROPOSE_PROB, "crop_read_side": W.CROP_READ_SIDE, "input_size": list(detector.crop_net.config.input_size),
+            "anchors": {"on": detector.anchors, "gate": W.ANCHOR_GATE, "read_prob": W.ANCHOR_READ_PROB, "reads": W.ANCHOR_READS},
             "n_params": int(sum(p_.numel() for p_ in detector.crop_net.parameters()))}
     (Path(artifact) / "metrics.json").write_text(json.dumps(m, indent=1, default=float) + "\n")
     if history.get("history"):
