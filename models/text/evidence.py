@@ -7,8 +7,7 @@ copy, so `start`/`end` are Python str indices into the text exactly as given
 (code points: one per emoji, one per accented letter, whatever the encoding).
 
 The same spans feed the classifier as binary features (`features`), one per
-label plus one for a negation ("not sponsored", "keine Werbung"), plus one for a first-person
-claim of authorship ("shot by me") when the file lists `own_work` patterns.
+label plus one for a negation ("not sponsored", "keine Werbung").
 """
 
 from __future__ import annotations
@@ -30,8 +29,7 @@ class SpanExtractor:
     """Find labelled evidence spans with the regexes of one patterns file.
 
     Args:
-        spec: the parsed patterns file: {"labels": {label: {"check", "patterns"}}, "negations": [...],
-            "own_work": [...] (optional)}.
+        spec: the parsed patterns file: {"labels": {label: {"check", "patterns"}}, "negations": [...]}.
     """
 
     def __init__(self, spec: dict[str, Any]) -> None:
@@ -48,9 +46,6 @@ class SpanExtractor:
             self.checks[label] = entry["check"]
             self._regex[label] = re.compile("|".join(f"(?:{p})" for p in entry["patterns"]), _FLAGS)
         self._negation = re.compile("|".join(f"(?:{p})" for p in spec.get("negations", [])) or r"(?!x)x", _FLAGS)
-        # an artifact trained before `own_work` existed keeps its feature count: no patterns, no column
-        own = spec.get("own_work") or []
-        self._own_work = re.compile("|".join(f"(?:{p})" for p in own), _FLAGS) if own else None
 
     @classmethod
     def from_file(cls, path: str | Path) -> "SpanExtractor":
@@ -59,7 +54,7 @@ class SpanExtractor:
 
     @property
     def n_features(self) -> int:
-        return len(self.labels) + 1 + (self._own_work is not None)  # per label, "a negation fired", "own work claimed"
+        return len(self.labels) + 1  # one per label, plus "a negation fired"
 
     def negations(self, text: str) -> list[tuple[int, int]]:
         return [m.span() for m in self._negation.finditer(text)]
@@ -97,8 +92,6 @@ class SpanExtractor:
             for s in spans:
                 feats[row, index[s["label"]]] = 1.0
             if negs:
-                feats[row, len(self.labels)] = 1.0
-            if self._own_work is not None and self._own_work.search(text):
                 feats[row, -1] = 1.0
             all_spans.append(spans)
         return feats, all_spans
