@@ -248,12 +248,12 @@ class BrightCropNet(FixedCropNet):
 
 
 def anchor_stage(frame_probs, platform) -> tuple[MediaScore, StubVerifier, BrightCropNet]:
-    """One 64x64 image, dark but for a bright top-left corner; the frame CNN's only region is its bottom-right cell."""
+    """64x64 frames, dark but for a bright top-left corner; the frame CNN's only region is the bottom-right cell."""
     det = SmallMarkProbs(frame_probs)
     det.crop_net, det.verifier = BrightCropNet([[1.0, 1.0, 1.0]]), StubVerifier(platform)
-    frame = np.zeros((1, 64, 64, 3), np.uint8)
-    frame[0, :16, :16] = 255
-    return det.score_media(SampledFrames(frame, np.zeros(1), 0.0)), det.verifier, det.crop_net
+    frames = np.zeros((len(frame_probs), 64, 64, 3), np.uint8)
+    frames[:, :16, :16] = 255
+    return det.score_media(SampledFrames(frames, np.arange(len(frames), dtype=float), 0.0)), det.verifier, det.crop_net
 
 
 def test_anchor_windows_find_a_corner_mark_the_frame_cnn_did_not_box():
@@ -265,6 +265,8 @@ def test_anchor_windows_find_a_corner_mark_the_frame_cnn_did_not_box():
     assert v.calls == W.ANCHOR_READS and result.probability == pytest.approx(0.01, abs=1e-4)  # unread: min(CNN, crop)
     result, v, net = anchor_stage([[1.0 - W.ANCHOR_GATE + 0.01, 0.0, W.ANCHOR_GATE - 0.01]], "youtube")
     assert v.calls == 0 and net.seen == [(1, 3, 32, 32)]  # under ANCHOR_GATE the anchors are not looked at
+    result, v, net = anchor_stage([[0.2, 0.05, 0.75]] * 5, "youtube")
+    assert v.calls == 0 and len(net.seen) == 1  # a video: its proposed regions only (ANCHOR_MAX_FRAMES)
 
 
 def test_crop_stage_reads_no_crop_the_classifier_calls_clean():

@@ -221,9 +221,9 @@ def anchor_text(anchors: dict | None) -> str:
     if not anchors or not anchors["on"]:
         return ""
     return f"""
-   When no proposed region confirms a mark, the crop classifier also scores the six anchor windows (the corners
-   and the middle of the long sides, a quarter of the short side each: where platforms stamp marks) of the frame
-   with the highest P(any mark), from P(any mark) {anchors['gate']} on, and OCR reads the strongest {anchors['reads']} from crop P(any mark)
+   When no proposed region of an image (at most {anchors['max_frames']} sampled frame) confirms a mark, the crop classifier also
+   scores its six anchor windows (the corners and the middle of the long sides, a quarter of the short side each: where
+   platforms stamp marks), from P(any mark) {anchors['gate']} on, and OCR reads the strongest {anchors['reads']} from crop P(any mark)
    {anchors['read_prob']}; only a name read there counts (0.99), an unread window changes nothing."""
 
 
@@ -484,7 +484,8 @@ def main() -> None:
             "held_out": crop_record["history"][-1], "crop_frames": W.CROP_FRAMES,
             "crop_read_prob": W.CROP_READ_PROB, "fallback_read_prob": W.FALLBACK_READ_PROB,
             "crop_propose_prob": W.CROP_PROPOSE_PROB, "crop_read_side": W.CROP_READ_SIDE, "input_size": list(detector.crop_net.config.input_size),
-            "anchors": {"on": detector.anchors, "gate": W.ANCHOR_GATE, "read_prob": W.ANCHOR_READ_PROB, "reads": W.ANCHOR_READS},
+            "anchors": {"on": detector.anchors, "gate": W.ANCHOR_GATE, "read_prob": W.ANCHOR_READ_PROB, "reads": W.ANCHOR_READS,
+                        "max_frames": W.ANCHOR_MAX_FRAMES},
             "n_params": int(sum(p_.numel() for p_ in detector.crop_net.parameters()))}
     (Path(artifact) / "metrics.json").write_text(json.dumps(m, indent=1, default=float) + "\n")
     if history.get("history"):
