@@ -197,19 +197,17 @@ def main() -> None:
         marked_cnn_score = end_to_end(cnn_only, marked)
         decode_s = timed(lambda: sample_frames(video, "video", size=detector.input_size, threads=decoder_threads), iterations)
         image_s = [t / n_images for t in timed(images_batch, max(3, iterations // 4))]
-        calls0 = detector.verifier.calls
-        images_batch(paths=photo_images)
-        photo_calls = detector.verifier.calls - calls0
-        photo_s = [t / len(photo_images) for t in timed(lambda: images_batch(paths=photo_images), max(3, iterations // 4))]
-        photo_cnn_s = [t / len(photo_images) for t in timed(lambda: images_batch(cnn_only, photo_images), max(3, iterations // 4))]
-        calls0 = no_anchors.verifier.calls
-        images_batch(no_anchors, photo_images)
-        photo_no_anchor_calls = no_anchors.verifier.calls - calls0
-        photo_no_anchor_s = [t / len(photo_images) for t in timed(lambda: images_batch(no_anchors, photo_images), max(3, iterations // 4))]
-        calls0 = cnn_ocr.verifier.calls
-        images_batch(cnn_ocr, photo_images)
-        photo_cnn_ocr_calls = cnn_ocr.verifier.calls - calls0
-        photo_cnn_ocr_s = [t / len(photo_images) for t in timed(lambda: images_batch(cnn_ocr, photo_images), max(3, iterations // 4))]
+        def photo_run(det) -> tuple[int, list[float]]:
+            """OCR passes of one untimed pass over the photographs, then seconds per photograph of timed passes."""
+            calls0 = det.verifier.calls if det.verifier else 0
+            images_batch(det, photo_images)
+            calls = (det.verifier.calls - calls0) if det.verifier else 0
+            return calls, [t / len(photo_images) for t in timed(lambda: images_batch(det, photo_images), max(3, iterations // 4))]
+
+        photo_calls, photo_s = photo_run(detector)
+        _, photo_cnn_s = photo_run(cnn_only)
+        photo_no_anchor_calls, photo_no_anchor_s = photo_run(no_anchors)
+        photo_cnn_ocr_calls, photo_cnn_ocr_s = photo_run(cnn_ocr)
         t0 = time.perf_counter()
         n_all = [decode_every_frame(video) for _ in range(baseline_runs)][0]
         baseline = (time.perf_counter() - t0) / baseline_runs

@@ -388,14 +388,16 @@ class WatermarkDetector:
                 return found, region, i, calls
         return None, None, -1, calls
 
-    def _read_anchors(self, item: Any, probs: np.ndarray, originals: dict[int, np.ndarray]) -> tuple[str | None, int, Any]:
-        """OCR of the anchor windows (ANCHOR_GATE above) of the frame with the highest P(any mark): the crop classifier
-        scores all six, OCR reads the strongest ones from ANCHOR_READ_PROB on, at most ANCHOR_READS.
-        Returns (platform read or None, its frame index or -1, the window read as a relative (x, y, w, h) or None)."""
+    def _read_anchors(self, probs: np.ndarray, originals: dict[int, np.ndarray]) -> tuple[str | None, int, Any]:
+        """OCR of the anchor windows (ANCHOR_GATE above) of the frame with the highest P(any mark), for media of at most
+        ANCHOR_MAX_FRAMES frames when `self.anchors`: the crop classifier scores all six, OCR reads the strongest ones
+        from ANCHOR_READ_PROB on, at most ANCHOR_READS. `originals` are the crop stage's near-source frames, which hold
+        the strongest one. Returns (platform read or None, its frame index or -1, the window read as a relative
+        (x, y, w, h) or None)."""
         i = int(np.argmin(probs[:, 0]))
-        if 1.0 - probs[i, 0] < ANCHOR_GATE:
+        if not self.anchors or len(probs) > ANCHOR_MAX_FRAMES or 1.0 - probs[i, 0] < ANCHOR_GATE:
             return None, -1, None
-        original = originals[i] if i in originals else item.original(i)
+        original = originals[i]
         h, w = original.shape[:2]
         boxes = anchor_boxes(w, h)
         side = self.crop_net.config.input_size[0]
@@ -419,8 +421,8 @@ class WatermarkDetector:
         if confirmed:
             box = region.box if region else self._box(cells[hit, 1 + int(probs[hit, 1:].argmax())])
             return self._confirmed(confirmed, float(times[hit]), box)
-        if self.verifier is not None and self.anchors and len(probs) <= ANCHOR_MAX_FRAMES:
-            confirmed, hit, window = self._read_anchors(item, probs, originals)
+        if self.verifier is not None:
+            confirmed, hit, window = self._read_anchors(probs, originals)
             if confirmed:
                 return self._confirmed(confirmed, float(times[hit]), window)
         crop_best = np.max([r.probs for r in regions], axis=0)  # (K,)
