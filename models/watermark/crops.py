@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["anchor_boxes", "crop_window", "square_crop"]
+__all__ = ["anchor_boxes", "crop_window", "peak_boxes", "square_crop"]
 
 CROP_EXPAND = 1.6  # the square's side is this times the box's longer side in pixels...
 CROP_MIN_FRAC = 0.25  # ...and at least this fraction of the frame's shorter side (CNN boxes are coarse)
@@ -51,3 +51,16 @@ def anchor_boxes(width: int, height: int) -> list[tuple[float, float, float, flo
     spots += [(xs[0], ys[1]), (xs[2], ys[1])] if height >= width else [(xs[1], ys[0]), (xs[1], ys[2])]
     return [((x + (side - inner) / 2) / width, (y + (side - inner) / 2) / height, inner / width, inner / height)
             for x, y in spots]
+
+
+def peak_boxes(cells: np.ndarray, n: int) -> list[tuple[float, float, float, float]]:
+    """Relative boxes (x, y, w, h), two cells a side, centred on the `n` strongest local maxima of a (gh, gw) map of
+    per-cell probabilities, strongest first (ties in raster order). The frame CNN's groups of strong cells
+    (`WatermarkDetector.cell_boxes`) follow its peak; a mark it saw only faintly is often a lesser local maximum
+    elsewhere, and the `crop_window` of such a box is the smallest square around it."""
+    gh, gw = cells.shape
+    cells = np.asarray(cells, np.float32)
+    # at least as strong as its 8 neighbours, and not part of an empty plateau
+    ys, xs = np.nonzero((cells >= cv2.dilate(cells, np.ones((3, 3), np.uint8))) & (cells > 0))
+    order = np.argsort(-cells[ys, xs], kind="stable")[:n]
+    return [(float(xs[k] - 0.5) / gw, float(ys[k] - 0.5) / gh, 2 / gw, 2 / gh) for k in order]

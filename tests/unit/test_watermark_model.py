@@ -233,8 +233,11 @@ def test_crop_stage_ocr_confirms_or_rescales():
     result, v, _ = crop_stage([[0.05, 0.05, 0.9]], [0.3, 0.1, 0.6], platform="youtube")
     assert result.probability == W.CONFIRMED_PROB and v.calls == 1 and result.evidence[0]["box"] == [0.75, 0.75, 0.25, 0.25]
     result, v, _ = crop_stage([[0.05, 0.05, 0.9]], [0.3, 0.1, 0.6], platform=None)
-    assert v.calls == 2 + W.ANCHOR_READS  # the crop, the whole frame (P(any mark) >= WHOLE_FRAME_PROB), anchor windows
-    assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * 0.6, abs=1e-5)  # unread anchors change nothing
+    assert v.calls == 2  # the crop, the whole frame (P(any mark) >= WHOLE_FRAME_PROB); anchors under ANCHOR_READ_PROB
+    assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * 0.6, abs=1e-5)
+    result, v, _ = crop_stage([[0.05, 0.05, 0.9]], [0.05, 0.1, 0.85], platform=None)
+    assert v.calls == 2 + W.ANCHOR_READS  # the crop, the whole frame, then the strongest anchor window
+    assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * 0.85, abs=1e-5)  # unread anchors change nothing
 
 
 class BrightCropNet(FixedCropNet):
@@ -267,6 +270,40 @@ def test_anchor_windows_find_a_corner_mark_the_frame_cnn_did_not_box():
     assert v.calls == 0 and net.seen == [(1, 3, 32, 32)]  # under ANCHOR_GATE the anchors are not looked at
     result, v, net = anchor_stage([[0.2, 0.05, 0.75]] * 5, "youtube")
     assert v.calls == 0 and len(net.seen) == 1  # a video: its proposed regions only (ANCHOR_MAX_FRAMES)
+
+
+class FaintPeakProbs(FixedProbs):
+    """16x16 cells: a strong mark-like cell at the bottom-right (the crop stage's region) and a faint local maximum
+    at the centre, too weak for a group of strong cells (cell_threshold x the peak)."""
+
+    def predict_arrays(self, frames):
+        cells = np.zeros((len(frames), 3, 16, 16), np.float32)
+        cells[:, 0] = 1.0
+        cells[:, 0, 15, 15], cells[:, 2, 15, 15] = 0.0, 1.0
+        cells[:, 0, 8, 8], cells[:, 2, 8, 8] = 0.9, 0.1
+        return self.fixed, cells
+
+
+def test_peak_windows_find_a_mark_at_a_faint_local_maximum():
+    """256x256 frames, dark but for a bright square under the faint central peak: no anchor window holds it."""
+    det = FaintPeakProbs([[0.2, 0.05, 0.75]])
+    det.crop_net, det.verifier = BrightCropNet([[1.0, 1.0, 1.0]]), StubVerifier("youtube")
+    frames = np.zeros((1, 256, 256, 3), np.uint8)
+    frames[:, 104:168, 104:168] = 255
+    result = det.score_media(SampledFrames(frames, np.zeros(1), 0.0))
+    # the proposed region, then six anchor windows and the one peak outside it (the bottom-right peak is that region)
+    assert det.crop_net.seen == [(1, 3, 32, 32), (7, 3, 32, 32)]
+    assert det.verifier.calls == 1 and result.probability == W.CONFIRMED_PROB and result.platform == "youtube"
+    assert result.evidence[0]["box"] == [0.4062, 0.4062, 0.25, 0.25]  # the 64-pixel window centred on cell (8, 8)
+
+
+def test_peak_boxes_are_local_maxima_strongest_first():
+    from models.watermark.crops import peak_boxes
+
+    cells = np.zeros((4, 4), np.float32)
+    cells[3, 3], cells[0, 1], cells[1, 1], cells[0, 3] = 0.5, 0.3, 0.2, 0.3
+    assert peak_boxes(cells, 5) == [(0.625, 0.625, 0.5, 0.5), (0.125, -0.125, 0.5, 0.5), (0.625, -0.125, 0.5, 0.5)]
+    assert peak_boxes(cells, 1) == [(0.625, 0.625, 0.5, 0.5)] and peak_boxes(np.zeros((4, 4)), 3) == []
 
 
 def test_crop_stage_reads_no_crop_the_classifier_calls_clean():
