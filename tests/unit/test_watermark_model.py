@@ -240,6 +240,19 @@ def test_crop_stage_ocr_confirms_or_rescales():
     assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * 0.85, abs=1e-5)  # unread anchors change nothing
 
 
+def test_a_clip_steady_in_frames_and_crops_keeps_its_score_unread():
+    """Unread (OCR finds no name), a clip whose frame CNN and crops both reach STEADY_PROB keeps min(CNN, crop);
+    a weaker clip, or an image however strong, is rescaled by UNREAD_SCALE."""
+    strong = [0.02, 0.01, 0.97]
+    result, v, _ = crop_stage([strong] * 5, strong, platform=None)
+    assert v.calls > 0 and result.probability == pytest.approx(0.97, abs=1e-5) and result.platform == "youtube"
+    weak_crop = [0.02, 1.0 - W.STEADY_PROB - 0.01, W.STEADY_PROB - 0.01]
+    result, _, _ = crop_stage([strong] * 5, weak_crop, platform=None)
+    assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * (W.STEADY_PROB - 0.01), abs=1e-5)
+    result, _, _ = crop_stage([strong], strong, platform=None)
+    assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * 0.97, abs=1e-5)
+
+
 class BrightCropNet(FixedCropNet):
     """A crop classifier that calls a crop a YouTube mark when it is mostly bright, clean otherwise."""
 
