@@ -223,10 +223,15 @@ class WatermarkDetector:
         if not spots:
             return [], {}
         originals = {i: item.original(i) for i in frames}
-        side = self.crop_net.config.input_size[0]
-        crop_probs, _ = self._forward(self.crop_net, np.stack([square_crop(originals[i], b, side) for i, b in spots]))
+        crop_probs = self._score_windows([(originals[i], b) for i, b in spots])
         regions = [Region(i, b, p) for (i, b), p in zip(spots, crop_probs)]
         return sorted(regions, key=lambda r: -r.any_mark), originals
+
+    def _score_windows(self, spots: list[tuple[np.ndarray, tuple[float, float, float, float]]]) -> np.ndarray:
+        """The crop classifier's class probabilities (N, K) for the square window (crops.py) around each relative box
+        of each near-source RGB frame in `spots` [(frame, box), ...]."""
+        side = self.crop_net.config.input_size[0]
+        return self._forward(self.crop_net, np.stack([square_crop(img, b, side) for img, b in spots]))[0]
 
     def cell_boxes(self, cells: np.ndarray, n: int) -> list[tuple[float, float, float, float]]:
         """Boxes (relative x, y, w, h) around up to `n` connected groups of strong cells, strongest
@@ -424,9 +429,7 @@ class WatermarkDetector:
         looked = self.cell_boxes(marked_cells, REGIONS_PER_FRAME)  # the crop stage's regions in this frame
         peaks = [b for b in peak_boxes(marked_cells, marked_cells.size) if not any(_centre_in(b, r) for r in looked)]
         boxes = anchor_boxes(w, h) + peaks[:PEAK_WINDOWS]
-        side = self.crop_net.config.input_size[0]
-        crop_probs, _ = self._forward(self.crop_net, np.stack([square_crop(original, b, side) for b in boxes]))
-        marked = 1.0 - crop_probs[:, 0]
+        marked = 1.0 - self._score_windows([(original, b) for b in boxes])[:, 0]
         for j in np.argsort(-marked, kind="stable")[:ANCHOR_READS]:
             if marked[j] < ANCHOR_READ_PROB:
                 break
@@ -446,6 +449,24 @@ class WatermarkDetector:
             per_frame[r.frame] = max(per_frame.get(r.frame, 0.0), float(r.probs[k]))
         second = sorted(per_frame.values())[-2] if len(per_frame) >= 2 else 0.0
         return n_frames >= 3 and float(cnn[k]) >= STEADY_PROB and second >= STEADY_PROB
+
+    def _steady_window(self, n_frames: int, originals: dict[int, np.ndarray]) -> tuple[int, float, int, Any] | None:
+        """For a clip (n_frames >= 3) whose crop stage cropped three or more frames (`originals`): the anchor window
+        (crops.py) whose crop P(class) is lowest-yet-highest over those frames, as (class k, that smallest probability,
+        a frame index, the window as a relative (x, y, w, h)) when it reaches STEADY_PROB; else None. A platform's mark
+        stays put while footage moves, so one window showing it in every cropped frame is evidence of its own."""
+        if n_frames < 3 or len(originals) < 3:
+            return None
+        frames = sorted(originals)
+        h, w = originals[frames[0]].shape[:2]
+        boxes = anchor_boxes(w, h)
+        probs = self._score_windows([(originals[i], b) for i in frames for b in boxes]).reshape(len(frames), len(boxes), -1)
+        steady = probs.min(axis=0)[:, 1:]  # (windows, K - 1): each class's smallest probability over the frames
+        j, k = np.unravel_index(int(steady.argmax()), steady.shape)
+        if steady[j, k] < STEADY_PROB:
+            return None
+        x0, y0, x1, y1 = crop_window(boxes[j], w, h)
+        return int(k) + 1, float(steady[j, k]), frames[0], (round(x0 / w, 4), round(y0 / h, 4), round((x1 - x0) / w, 4), round((y1 - y0) / h, 4))
 
     def _decide_regions(self, item: Any, probs: np.ndarray, cells: np.ndarray, times: np.ndarray, cnn: np.ndarray,
                         regions: list[Region], originals: dict[int, np.ndarray]) -> MediaScore:
@@ -467,6 +488,11 @@ class WatermarkDetector:
         p = float(scores[k])
         if calls and not self._steady(len(probs), cnn, regions, k):
             p = self.calibrate(p, None, self.classes[k])
+        window = self._steady_window(len(probs), originals) if self.anchors else None
+        if window is not None and window[1] > p:  # a mark held still in one window beats a weaker reading
+            k, p, i, box = window
+            evidence = {"platform": self.classes[k], "time_s": round(float(times[i]), 3), "box": list(box), "score": round(p, 4)}
+            return MediaScore(round(p, 6), self.classes[k], (evidence,))
         if p < MIN_EVIDENCE_PROB:
             return MediaScore(round(p, 6), "none", ())
         strongest = sorted(regions, key=lambda r: -r.probs[k])[:MAX_EVIDENCE]

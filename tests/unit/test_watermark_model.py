@@ -225,7 +225,7 @@ def test_crop_stage_sees_only_proposed_frames():
     faint = (1.0 - W.CROP_PROPOSE_PROB) + 0.01
     result, _, net = crop_stage([[faint, 0.005, 0.005]] * 3, [0.0, 0.0, 1.0])
     assert net.seen == [] and result.probability == pytest.approx(0.005)  # nothing proposed: the frame CNN decides
-    result, _, net = crop_stage([[0.9, 0.05, 0.05]] * 3, [0.0, 0.0, 1.0])
+    result, _, net = crop_stage([[0.9, 0.05, 0.05]] * 2, [0.0, 0.0, 1.0])
     assert len(net.seen) == 1 and result.probability == pytest.approx(0.05)  # under PROPOSE_PROB, still cropped
 
 
@@ -282,7 +282,23 @@ def test_anchor_windows_find_a_corner_mark_the_frame_cnn_did_not_box():
     result, v, net = anchor_stage([[1.0 - W.ANCHOR_GATE + 0.01, 0.0, W.ANCHOR_GATE - 0.01]], "youtube")
     assert v.calls == 0 and net.seen == [(1, 3, 32, 32)]  # under ANCHOR_GATE the anchors are not looked at
     result, v, net = anchor_stage([[0.2, 0.05, 0.75]] * 5, "youtube")
-    assert v.calls == 0 and len(net.seen) == 1  # a video: its proposed regions only (ANCHOR_MAX_FRAMES)
+    assert v.calls == 0 and net.seen[0] == (3, 3, 32, 32)  # a video: no OCR of anchor windows (ANCHOR_MAX_FRAMES)
+
+
+def test_a_window_steady_over_a_clips_cropped_frames_is_evidence_of_its_own():
+    """A clip whose crop classifier sees a mark in the same anchor window of every cropped frame scores that
+    window (its smallest probability over the frames), even unread and beyond the frame CNN; a window marked in
+    some frames only, or an image, does not."""
+    result, v, net = anchor_stage([[0.6, 0.05, 0.35]] * 5, None)  # the top-left corner is bright in every frame
+    assert net.seen[0] == (3, 3, 32, 32) and sum(n for n, *_ in net.seen[1:]) == 3 * 6  # 3 cropped frames x 6 windows
+    assert result.probability == pytest.approx(0.9, abs=1e-4) and result.platform == "youtube" and v.calls == 0
+    assert result.evidence[0]["box"] == [0.0, 0.0, 0.25, 0.25]
+    det = SmallMarkProbs([[0.6, 0.05, 0.35]] * 5)
+    det.crop_net, det.verifier = BrightCropNet([[1.0, 1.0, 1.0]]), StubVerifier(None)
+    frames = np.zeros((5, 64, 64, 3), np.uint8)
+    frames[::2, :16, :16] = 255  # bright in frames 0, 2 and 4 only; the crop stage looks at frames 0, 1, 2
+    result = det.score_media(SampledFrames(frames, np.arange(5, dtype=float), 5.0))
+    assert result.probability < W.STEADY_PROB
 
 
 class FaintPeakProbs(FixedProbs):
