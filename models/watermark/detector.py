@@ -476,8 +476,7 @@ class WatermarkDetector:
         j, k = np.unravel_index(int(steady.argmax()), steady.shape)
         if steady[j, k] < STEADY_PROB:
             return None
-        j = kept[j]
-        x0, y0, x1, y1 = crop_window(boxes[j], w, h)
+        x0, y0, x1, y1 = crop_window(boxes[kept[j]], w, h)
         return int(k) + 1, float(steady[j, k]), frames[0], (round(x0 / w, 4), round(y0 / h, 4), round((x1 - x0) / w, 4), round((y1 - y0) / h, 4))
 
     def _decide_regions(self, item: Any, probs: np.ndarray, cells: np.ndarray, times: np.ndarray, cnn: np.ndarray,

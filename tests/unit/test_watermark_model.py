@@ -289,16 +289,19 @@ def test_a_window_steady_over_a_clips_cropped_frames_is_evidence_of_its_own():
     """A clip whose crop classifier sees a mark in the same anchor window of every cropped frame scores that
     window (its smallest probability over the frames), even unread and beyond the frame CNN; a window marked in
     some frames only, or an image, does not."""
-    result, v, net = anchor_stage([[0.6, 0.05, 0.35]] * 5, None)  # the top-left corner is bright in every frame
+    def clip(bright_frames) -> tuple[MediaScore, StubVerifier, BrightCropNet]:
+        det = SmallMarkProbs([[0.6, 0.05, 0.35]] * 5)
+        det.crop_net, det.verifier = BrightCropNet([[1.0, 1.0, 1.0]]), StubVerifier(None)
+        frames = np.zeros((5, 64, 64, 3), np.uint8)
+        frames[bright_frames, :16, 48:] = 255  # the top-right corner: the second of the six anchor windows
+        return det.score_media(SampledFrames(frames, np.arange(5, dtype=float), 5.0)), det.verifier, det.crop_net
+
+    result, v, net = clip(slice(None))  # bright in every frame
     assert net.seen == [(3, 3, 32, 32), (6, 3, 32, 32), (2, 3, 32, 32)]  # the regions; six windows of the first cropped
     # frame; in the two others, the one window marked in the first
     assert result.probability == pytest.approx(0.9, abs=1e-4) and result.platform == "youtube" and v.calls == 0
-    assert result.evidence[0]["box"] == [0.0, 0.0, 0.25, 0.25]
-    det = SmallMarkProbs([[0.6, 0.05, 0.35]] * 5)
-    det.crop_net, det.verifier = BrightCropNet([[1.0, 1.0, 1.0]]), StubVerifier(None)
-    frames = np.zeros((5, 64, 64, 3), np.uint8)
-    frames[::2, :16, :16] = 255  # bright in frames 0, 2 and 4 only; the crop stage looks at frames 0, 1, 2
-    result = det.score_media(SampledFrames(frames, np.arange(5, dtype=float), 5.0))
+    assert result.evidence[0]["box"] == [0.75, 0.0, 0.25, 0.25]
+    result, _, _ = clip(slice(None, None, 2))  # frames 0, 2 and 4 only; the crop stage looks at frames 0, 1 and 2
     assert result.probability < W.STEADY_PROB
 
 
