@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["anchor_boxes", "crop_window", "peak_boxes", "square_crop"]
+__all__ = ["anchor_boxes", "crop_window", "peak_boxes", "relative_window", "square_crop"]
 
 CROP_EXPAND = 1.6  # the square's side is this times the box's longer side in pixels...
 CROP_MIN_FRAC = 0.25  # ...and at least this fraction of the frame's shorter side (CNN boxes are coarse)
@@ -28,6 +28,13 @@ def crop_window(box: tuple[float, float, float, float], width: int, height: int)
     x0 = int(round(min(max(cx - side / 2, 0), width - side)))
     y0 = int(round(min(max(cy - side / 2, 0), height - side)))
     return x0, y0, x0 + side, y0 + side
+
+
+
+def relative_window(box: tuple[float, float, float, float], width: int, height: int) -> tuple[float, float, float, float]:
+    """`crop_window` of relative box (x, y, w, h) in a width x height frame, as relative (x, y, w, h) (evidence)."""
+    x0, y0, x1, y1 = crop_window(box, width, height)
+    return round(x0 / width, 4), round(y0 / height, 4), round((x1 - x0) / width, 4), round((y1 - y0) / height, 4)
 
 
 def square_crop(image: np.ndarray, box: tuple[float, float, float, float], size: int) -> np.ndarray:

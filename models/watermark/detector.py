@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .config import WatermarkConfig
-from .crops import anchor_boxes, crop_window, peak_boxes, square_crop
+from .crops import anchor_boxes, peak_boxes, relative_window, square_crop
 from .net import WatermarkNet
 from .ocr import TextVerifier
 
@@ -367,7 +367,7 @@ class WatermarkDetector:
             confirmed, hit, calls = self._read_proposed(item, probs, cells)
             if confirmed:
                 box = self._box(cells[hit, 1 + int(probs[hit, 1:].argmax())])  # where the CNN saw the mark
-                return self._confirmed(confirmed, float(times[hit]), box)
+                return self._single(confirmed, CONFIRMED_PROB, float(times[hit]), box)
             if calls:  # proposed but the platform's name was not read anywhere
                 best_p = self.calibrate(best_p, None, self.classes[best_k])
         if best_p < MIN_EVIDENCE_PROB:
@@ -388,9 +388,10 @@ class WatermarkDetector:
         return col[1] if len(col) >= 3 else col[0]
 
     @staticmethod
-    def _confirmed(platform: str, time_s: float, box) -> MediaScore:
-        evidence = {"platform": platform, "time_s": round(time_s, 3), "box": list(box), "score": CONFIRMED_PROB}
-        return MediaScore(CONFIRMED_PROB, platform, (evidence,))
+    def _single(platform: str, prob: float, time_s: float, box) -> MediaScore:
+        """A media score that one piece of evidence decides (an OCR-read name, a steady window)."""
+        evidence = {"platform": platform, "time_s": round(time_s, 3), "box": list(box), "score": round(prob, 4)}
+        return MediaScore(round(prob, 6), platform, (evidence,))
 
     def _read_regions(self, item: Any, probs: np.ndarray, regions: list[Region],
                       originals: dict[int, np.ndarray]) -> tuple[str | None, Region | None, int, int]:
@@ -441,8 +442,7 @@ class WatermarkDetector:
                 break
             found = self.read_region(original, boxes[j])
             if found:
-                x0, y0, x1, y1 = crop_window(boxes[j], w, h)
-                return found, i, (round(x0 / w, 4), round(y0 / h, 4), round((x1 - x0) / w, 4), round((y1 - y0) / h, 4))
+                return found, i, relative_window(boxes[j], w, h)
         return None, -1, None
 
     @staticmethod
@@ -458,7 +458,7 @@ class WatermarkDetector:
 
     def _steady_window(self, n_frames: int, originals: dict[int, np.ndarray]) -> tuple[int, float, int, Any] | None:
         """For a clip (n_frames >= 3) whose crop stage cropped three or more frames (`originals`): the anchor window
-        (crops.py) whose crop P(class) is lowest-yet-highest over those frames, as (class k, that smallest probability,
+        (crops.py) and class k whose smallest crop P(k) over those frames is highest, as (k, that smallest probability,
         a frame index, the window as a relative (x, y, w, h)) when it reaches STEADY_PROB; else None. A platform's mark
         stays put while footage moves, so one window showing it in every cropped frame is evidence of its own."""
         if n_frames < 3 or len(originals) < 3:
@@ -476,8 +476,7 @@ class WatermarkDetector:
         j, k = np.unravel_index(int(steady.argmax()), steady.shape)
         if steady[j, k] < STEADY_PROB:
             return None
-        x0, y0, x1, y1 = crop_window(boxes[kept[j]], w, h)
-        return int(k) + 1, float(steady[j, k]), frames[0], (round(x0 / w, 4), round(y0 / h, 4), round((x1 - x0) / w, 4), round((y1 - y0) / h, 4))
+        return int(k) + 1, float(steady[j, k]), frames[0], relative_window(boxes[kept[j]], w, h)
 
     def _decide_regions(self, item: Any, probs: np.ndarray, cells: np.ndarray, times: np.ndarray, cnn: np.ndarray,
                         regions: list[Region], originals: dict[int, np.ndarray]) -> MediaScore:
@@ -488,11 +487,11 @@ class WatermarkDetector:
         confirmed, region, hit, calls = self._read_regions(item, probs, regions, originals) if self.verifier else (None, None, -1, 0)
         if confirmed:
             box = region.box if region else self._box(cells[hit, 1 + int(probs[hit, 1:].argmax())])
-            return self._confirmed(confirmed, float(times[hit]), box)
+            return self._single(confirmed, CONFIRMED_PROB, float(times[hit]), box)
         if self.verifier is not None:
             confirmed, hit, window = self._read_anchors(probs, cells, originals)
             if confirmed:
-                return self._confirmed(confirmed, float(times[hit]), window)
+                return self._single(confirmed, CONFIRMED_PROB, float(times[hit]), window)
         crop_best = np.max([r.probs for r in regions], axis=0)  # (K,)
         scores = np.minimum(cnn, crop_best)
         k = 1 + int(scores[1:].argmax())
@@ -502,8 +501,7 @@ class WatermarkDetector:
         window = self._steady_window(len(probs), originals) if self.anchors else None
         if window is not None and window[1] > p:  # a mark held still in one window beats a weaker reading
             k, p, i, box = window
-            evidence = {"platform": self.classes[k], "time_s": round(float(times[i]), 3), "box": list(box), "score": round(p, 4)}
-            return MediaScore(round(p, 6), self.classes[k], (evidence,))
+            return self._single(self.classes[k], p, float(times[i]), box)
         if p < MIN_EVIDENCE_PROB:
             return MediaScore(round(p, 6), "none", ())
         strongest = sorted(regions, key=lambda r: -r.probs[k])[:MAX_EVIDENCE]
