@@ -96,9 +96,9 @@ CROP_READ_SIDE = 320
 # benchmark's clean 30 s clip 95 -> 106 ms (2 threads); gating on the second-strongest frame instead changed nothing.
 # Peak windows (crops.py `peak_boxes`, 2026-11-27, session 13): the same look also takes the windows around the frame's
 # PEAK_WINDOWS strongest local maxima of the frame CNN's P(any mark) whose centres lie outside the regions the crop stage
-# already scored. Why: of the 37 YouTube marks the cascade above still missed on the tuning set, 31 had no proposed
-# region on them and 20 sat in no anchor window (marks placed mid-frame), while the crop classifier gave a window on the
-# true box P(any mark) >= 0.8 for 28 and OCR read the name there for 16. Tuning set, against the six anchors read from
+# already scored. Why: of the 37 YouTube marks the cascade above still missed on the tuning set, 29 had no proposed
+# region on them and 16 sat in no anchor window (marks placed mid-frame), while the crop classifier gave a window on the
+# true box P(any mark) >= 0.8 for 27 and OCR read the name there for 16. Tuning set, against the six anchors read from
 # 0.7 (YouTube 0.753, TikTok 0.918, 529 OCR passes, 104 on the 369 negatives): six peaks, read from 0.7: 0.793 / 0.926,
 # 624 (164); read from 0.9: 0.780 / 0.922, 541 (99); peaks inside the scored regions left out (taken), from 0.9:
 # 0.787 / 0.918, 528 (94); the same from 0.8: 0.793 / 0.922, 579 (132); two reads: 0.787 / 0.930, 539 (98); four
