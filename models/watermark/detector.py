@@ -420,11 +420,11 @@ class WatermarkDetector:
                 return found, region, i, calls
         return None, None, -1, calls
 
-    def _read_anchors(self, probs: np.ndarray, cells: np.ndarray,
+    def _read_anchors(self, probs: np.ndarray, cells: np.ndarray, regions: list[Region],
                       originals: dict[int, np.ndarray]) -> tuple[str | None, int, Any]:
         """A second look at the frame with the highest P(any mark) (from ANCHOR_GATE on), for media of at most
         ANCHOR_MAX_FRAMES frames when `self.anchors`: the crop classifier scores its anchor windows and the windows
-        around its PEAK_WINDOWS strongest local maxima of P(any mark) outside the regions it already looked at
+        around its PEAK_WINDOWS strongest local maxima of P(any mark) outside the crop stage's `regions` in that frame
         (`peak_boxes`); OCR reads the strongest from ANCHOR_READ_PROB on, at most ANCHOR_READS. `originals` are the
         crop stage's near-source frames, which hold the strongest one. Returns (platform read or None, its frame
         index or -1, the window read as a relative (x, y, w, h) or None)."""
@@ -434,7 +434,7 @@ class WatermarkDetector:
         original = originals[i]
         h, w = original.shape[:2]
         marked_cells = 1.0 - cells[i, 0]
-        looked = self.cell_boxes(marked_cells, REGIONS_PER_FRAME)  # the crop stage's regions in this frame
+        looked = [r.box for r in regions if r.frame == i]  # the crop classifier scored these already
         peaks = [b for b in peak_boxes(marked_cells, marked_cells.size) if not any(_centre_in(b, r) for r in looked)]
         boxes = anchor_boxes(w, h) + peaks[:PEAK_WINDOWS]
         marked = 1.0 - self._score_windows([(original, b) for b in boxes])[:, 0]
@@ -490,7 +490,7 @@ class WatermarkDetector:
             box = region.box if region else self._box(cells[hit, 1 + int(probs[hit, 1:].argmax())])
             return self._single(confirmed, CONFIRMED_PROB, float(times[hit]), box)
         if self.verifier is not None:
-            confirmed, hit, window = self._read_anchors(probs, cells, originals)
+            confirmed, hit, window = self._read_anchors(probs, cells, regions, originals)
             if confirmed:
                 return self._single(confirmed, CONFIRMED_PROB, float(times[hit]), window)
         crop_best = np.max([r.probs for r in regions], axis=0)  # (K,)
