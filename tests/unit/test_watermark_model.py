@@ -256,10 +256,12 @@ def test_a_clip_steady_in_frames_and_crops_keeps_its_score_unread():
 class BrightCropNet(FixedCropNet):
     """A crop classifier that calls a crop a YouTube mark when it is mostly bright, clean otherwise."""
 
+    bright_probs = [0.05, 0.05, 0.9]
+
     def forward(self, x):
         self.seen.append(tuple(x.shape))
         bright = (x.mean(dim=(1, 2, 3)) > 0.4).float()[:, None]
-        probs = bright * torch.tensor([0.05, 0.05, 0.9]) + (1 - bright) * torch.tensor([0.98, 0.01, 0.01])
+        probs = bright * torch.tensor(self.bright_probs) + (1 - bright) * torch.tensor([0.98, 0.01, 0.01])
         return torch.log(probs), torch.zeros(len(x), 3, 1, 1)
 
 
@@ -303,6 +305,35 @@ def test_a_window_steady_over_a_clips_cropped_frames_is_evidence_of_its_own():
     assert result.evidence[0]["box"] == [0.75, 0.0, 0.25, 0.25]
     result, _, _ = clip(slice(None, None, 2))  # frames 0, 2 and 4 only; the crop stage looks at frames 0, 1 and 2
     assert result.probability < W.STEADY_PROB
+
+
+def test_an_image_window_the_crop_classifier_is_sure_of_goes_to_review_unread():
+    """Unread, an image whose crop classifier gives a platform SURE_WINDOW_PROB or more in a region scores
+    SURE_WINDOW_SCALE x that probability, with the region as evidence; just under it the unread rule stands."""
+    sure = [0.002, 0.003, 0.995]
+    result, v, _ = crop_stage([[0.6, 0.05, 0.35]], sure, platform=None)
+    assert v.calls > 0 and result.platform == "youtube"
+    assert result.probability == pytest.approx(W.SURE_WINDOW_SCALE * 0.995, abs=1e-5) and 0.5 < result.probability < 0.95
+    assert result.evidence[0]["box"] == [0.75, 0.75, 0.25, 0.25]
+    unsure = [0.01, 0.01, W.SURE_WINDOW_PROB - 0.01]
+    result, _, _ = crop_stage([[0.6, 0.05, 0.35]], unsure, platform=None)
+    assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * 0.35, abs=1e-5)
+    result, _, _ = crop_stage([[0.6, 0.05, 0.35]] * 5, sure, platform=None)
+    assert result.probability == pytest.approx(0.995, abs=1e-5)  # a clip: the rule for steady windows, not this one
+
+
+def test_a_sure_second_look_window_is_the_evidence():
+    """The sure window may be an anchor window the frame CNN never boxed: it is then the evidence box."""
+    class SureBrightNet(BrightCropNet):
+        bright_probs = [0.002, 0.003, 0.995]
+
+    det = SmallMarkProbs([[0.2, 0.05, 0.75]])
+    det.crop_net, det.verifier = SureBrightNet([[1.0, 1.0, 1.0]]), StubVerifier(None)
+    frames = np.zeros((1, 64, 64, 3), np.uint8)
+    frames[:, :16, :16] = 255
+    result = det.score_media(SampledFrames(frames, np.zeros(1), 0.0))
+    assert result.probability == pytest.approx(W.SURE_WINDOW_SCALE * 0.995, abs=1e-4) and result.platform == "youtube"
+    assert result.evidence[0]["box"] == [0.0, 0.0, 0.25, 0.25]
 
 
 class FaintPeakProbs(FixedProbs):

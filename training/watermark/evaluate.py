@@ -220,11 +220,24 @@ def anchor_text(anchors: dict | None) -> str:
     """The card's sentence on the anchor windows (detector.py `_read_anchors`), empty when they are off."""
     if not anchors or not anchors["on"]:
         return ""
+    peaks = (f"\n   and the windows around the frame CNN's {anchors['peak_windows']} strongest local maxima of P(any mark) outside the"
+             " regions already scored") if anchors.get("peak_windows") else ""
+    sure = (f"\n   Unread, an image scores {anchors['sure_window_scale']} x the crop P(platform) of its surest window (a region or"
+            f" one of these) when that reaches {anchors['sure_window_prob']}: review, not fail.") if anchors.get("sure_window_prob") else ""
     return f"""
    When no proposed region of an image (at most {anchors['max_frames']} sampled frame) confirms a mark, the crop classifier also
    scores its six anchor windows (the corners and the middle of the long sides, a quarter of the short side each: where
-   platforms stamp marks), from P(any mark) {anchors['gate']} on, and OCR reads the strongest {anchors['reads']} from crop P(any mark)
-   {anchors['read_prob']}; only a name read there counts (0.99), an unread window changes nothing."""
+   platforms stamp marks){peaks}, from P(any mark) {anchors['gate']} on, and OCR reads the strongest {anchors['reads']} from crop P(any mark)
+   {anchors['read_prob']}; a name read there counts (0.99).{sure}"""
+
+
+def sure_text(crop: dict | None) -> str:
+    """The card's sentence on sure windows (detector.py `_sure_window`), empty when they are off."""
+    a = (crop or {}).get("anchors") or {}
+    if not a.get("on") or not a.get("sure_window_prob"):
+        return ""
+    return (f"\nAn image whose crop classifier gives one platform {a['sure_window_prob']} or more in some window scores at least"
+            f" {a['sure_window_scale']} x that probability when OCR reads no name:\nabove `review_at`, below `fail_at`.")
 
 
 def extra_imagery_text(frame_cfg: dict, crop_cfg: dict) -> str:
@@ -337,7 +350,7 @@ PR curves: `pr_curves.png`; training curve: `training_curve.png`.
 Media probability with the cascade: 0.99 when OCR read a platform's name in a proposed frame;
 otherwise the CNN's second-highest frame probability{' (capped by the best crop classifier probability when a frame was proposed)' if crop else ''}, scaled by {c.get('unread_scale')} (per platform) when proposed
 frames were read without finding the platform's name (in the service OCR reads crops of the near-source
-frame, where it finds most marks, so a miss is evidence against one).
+frame, where it finds most marks, so a miss is evidence against one).{sure_text(crop)}
 Recommended: `fail_at: 0.95` (OCR-confirmed marks, plus YouTube-class CNN scores >= 0.95; no
 held-out clean or hard-negative video reached it), `review_at: 0.5` (every held-out TikTok video
 fails outright; {v['rendered_clean']['flagged_at_0.5']} of {v['rendered_clean']['n']} clean and {v['rendered_hard']['flagged_at_0.5']} of {v['rendered_hard']['n']} hard-negative videos reach review, against
@@ -485,7 +498,8 @@ def main() -> None:
             "crop_read_prob": W.CROP_READ_PROB, "fallback_read_prob": W.FALLBACK_READ_PROB,
             "crop_propose_prob": W.CROP_PROPOSE_PROB, "crop_read_side": W.CROP_READ_SIDE, "input_size": list(detector.crop_net.config.input_size),
             "anchors": {"on": detector.anchors, "gate": W.ANCHOR_GATE, "read_prob": W.ANCHOR_READ_PROB, "reads": W.ANCHOR_READS,
-                        "max_frames": W.ANCHOR_MAX_FRAMES},
+                        "max_frames": W.ANCHOR_MAX_FRAMES, "peak_windows": W.PEAK_WINDOWS,
+                        "sure_window_prob": W.SURE_WINDOW_PROB, "sure_window_scale": W.SURE_WINDOW_SCALE},
             "n_params": int(sum(p_.numel() for p_ in detector.crop_net.parameters()))}
     (Path(artifact) / "metrics.json").write_text(json.dumps(m, indent=1, default=float) + "\n")
     if history.get("history"):
