@@ -94,6 +94,14 @@ def _time_workers(model, batches) -> dict:
     return {"workers": workers, "threads_per_worker": threads, "posts_per_s": round(n / wall, 1), "routed_fraction": round(routed / n, 4)}
 
 
+def _cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ("" elsewhere): hosts of the same name differ in bf16 support."""
+    try:
+        return next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
+    except OSError:
+        return ""
+
+
 def main() -> None:
     assert device == "cpu", f"--device: expected 'cpu', got {device!r}"
     torch.set_num_threads(threads)
@@ -117,7 +125,11 @@ def main() -> None:
         "posts_per_s": whole["posts_per_s"], "posts_per_s_all_cores": spread and spread["posts_per_s"], "p50_ms": whole["p50_ms"],
         "load_avg_1min_before": round(load0, 2), "load_avg_1min_after": round(load1, 2),
         "mean_chars": round(float(np.mean([len(p) for p in posts])), 1),
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "python": platform.python_version(),
+        "contextual_precision": model.contextual.precision if model.contextual is not None else None,
+        "machine": {"cpu": platform.processor() or platform.machine(), "model_name": _cpu_model(), "cores": os.cpu_count(),
+                    "python": platform.python_version(),
+                    # the contextual stage runs bf16 only where the CPU has it natively, else fp32 at about a third the speed
+                    "native_bf16": bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()),
                     "note": "shared 2-core VM; other jobs may run: compare posts_per_cpu_s and the load averages"},
         "versions": {"numpy": np.__version__, "scikit-learn": sklearn.__version__, "torch": torch.__version__},
         "git_commit": commit, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
