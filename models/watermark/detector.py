@@ -526,7 +526,9 @@ class WatermarkDetector:
         """Decision for a media item the crop classifier looked at (`regions`): a platform name read by
         OCR confirms; otherwise a platform's probability is min(frame CNN's temporal score, best crop's),
         rescaled by UNREAD_SCALE when OCR read and found no name, unless a clip shows it steadily (`_steady`).
-        Evidence: the strongest crops."""
+        A window that scores higher on its own wins, with itself as the evidence: one held still in a clip
+        (`_steady_window`) or one the crop classifier is sure of in an image (`_sure_window`).
+        Evidence otherwise: the strongest crops."""
         confirmed, region, hit, calls = self._read_regions(item, probs, regions, originals) if self.verifier else (None, None, -1, 0)
         if confirmed:
             box = region.box if region else self._box(cells[hit, 1 + int(probs[hit, 1:].argmax())])
