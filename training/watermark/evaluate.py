@@ -222,13 +222,11 @@ def anchor_text(anchors: dict | None) -> str:
         return ""
     peaks = (f"\n   and the windows around the frame CNN's {anchors['peak_windows']} strongest local maxima of P(any mark) outside the"
              " regions already scored") if anchors.get("peak_windows") else ""
-    sure = (f"\n   Unread, an image scores {anchors['sure_window_scale']} x the crop P(platform) of its surest window (a region or"
-            f" one of these) when that reaches {anchors['sure_window_prob']}: review, not fail.") if anchors.get("sure_window_prob") else ""
     return f"""
    When no proposed region of an image (at most {anchors['max_frames']} sampled frame) confirms a mark, the crop classifier also
    scores its six anchor windows (the corners and the middle of the long sides, a quarter of the short side each: where
    platforms stamp marks){peaks}, from P(any mark) {anchors['gate']} on, and OCR reads the strongest {anchors['reads']} from crop P(any mark)
-   {anchors['read_prob']}; a name read there counts (0.99).{sure}"""
+   {anchors['read_prob']}; a name read there counts (0.99)."""
 
 
 def sure_text(crop: dict | None) -> str:
