@@ -157,6 +157,16 @@ class Region:
 
 
 @dataclass(frozen=True)
+class SecondLook:
+    """What the second look at an image (`WatermarkDetector._second_look`) scored in one frame."""
+
+    frame: int  # index of the sampled frame
+    boxes: list  # relative (x, y, w, h) boxes of the anchor and peak windows (crops.py cuts a window around each)
+    windows: list  # the same windows as relative (x, y, w, h): the evidence box
+    probs: np.ndarray  # (windows, K) the crop classifier's class probabilities
+
+
+@dataclass(frozen=True)
 class MediaScore:
     probability: float  # probability that some platform mark is present in this media item
     platform: str  # the platform that drove `probability`; "none" below MIN_EVIDENCE_PROB
@@ -433,12 +443,12 @@ class WatermarkDetector:
         return None, None, -1, calls
 
     def _second_look(self, probs: np.ndarray, cells: np.ndarray, regions: list[Region],
-                     originals: dict[int, np.ndarray]) -> tuple[int, list, np.ndarray] | None:
+                     originals: dict[int, np.ndarray]) -> SecondLook | None:
         """A second look at the frame with the highest P(any mark) (from ANCHOR_GATE on), for media of at most
         ANCHOR_MAX_FRAMES frames when `self.anchors`: the crop classifier scores its anchor windows and the windows
         around its PEAK_WINDOWS strongest local maxima of P(any mark) outside the crop stage's `regions` in that frame
         (`peak_boxes`). `originals` are the crop stage's near-source frames, which hold the strongest one.
-        Returns (that frame's index, the boxes, the crop classifier's class probabilities (windows, K)), or None."""
+        Returns what it scored, or None when it does not look."""
         i = int(np.argmin(probs[:, 0]))
         if not self.anchors or len(probs) > ANCHOR_MAX_FRAMES or 1.0 - probs[i, 0] < ANCHOR_GATE:
             return None
@@ -448,29 +458,26 @@ class WatermarkDetector:
         looked = [r.box for r in regions if r.frame == i]  # the crop classifier scored these already
         peaks = [b for b in peak_boxes(marked_cells, marked_cells.size) if not any(_centre_in(b, r) for r in looked)]
         boxes = anchor_boxes(w, h) + peaks[:PEAK_WINDOWS]
-        return i, boxes, self._score_windows([(original, b) for b in boxes])
+        windows = [relative_window(b, w, h) for b in boxes]
+        return SecondLook(i, boxes, windows, self._score_windows([(original, b) for b in boxes]))
 
-    def _read_anchors(self, second: tuple[int, list, np.ndarray] | None,
-                      originals: dict[int, np.ndarray]) -> tuple[str | None, int, Any]:
+    def _read_anchors(self, second: SecondLook | None, originals: dict[int, np.ndarray]) -> tuple[str | None, int, Any]:
         """OCR of the second look's windows (`_second_look`): the strongest from ANCHOR_READ_PROB on, at most
         ANCHOR_READS. Returns (platform read or None, its frame index or -1, the window read as a relative
         (x, y, w, h) or None)."""
         if second is None:
             return None, -1, None
-        i, boxes, window_probs = second
-        h, w = originals[i].shape[:2]
-        marked = 1.0 - window_probs[:, 0]
+        marked = 1.0 - second.probs[:, 0]
         for j in np.argsort(-marked, kind="stable")[:ANCHOR_READS]:
             if marked[j] < ANCHOR_READ_PROB:
                 break
-            found = self.read_region(originals[i], boxes[j])
+            found = self.read_region(originals[second.frame], second.boxes[j])
             if found:
-                return found, i, relative_window(boxes[j], w, h)
+                return found, second.frame, second.windows[j]
         return None, -1, None
 
     @staticmethod
-    def _sure_window(n_frames: int, regions: list[Region], second: tuple[int, list, np.ndarray] | None,
-                     originals: dict[int, np.ndarray]) -> tuple[int, float, int, Any] | None:
+    def _sure_window(n_frames: int, regions: list[Region], second: SecondLook | None) -> tuple[int, float, int, Any] | None:
         """For an image (at most ANCHOR_MAX_FRAMES frames): the window the crop classifier is surest holds a platform's
         mark, among the crop stage's `regions` and the second look's windows, as (class k, SURE_WINDOW_SCALE x its
         P(k), frame index, box) when P(k) reaches SURE_WINDOW_PROB; else None. Box: the region's CNN box, or the
@@ -479,9 +486,7 @@ class WatermarkDetector:
             return None
         spots = [(r.probs, r.frame, r.box) for r in regions]
         if second is not None:
-            i, boxes, window_probs = second
-            h, w = originals[i].shape[:2]
-            spots += [(p, i, relative_window(b, w, h)) for p, b in zip(window_probs, boxes)]
+            spots += [(p, second.frame, window) for p, window in zip(second.probs, second.windows)]
         probs, frame, box = max(spots, key=lambda s: float(s[0][1:].max()))
         k = 1 + int(probs[1:].argmax())
         if probs[k] < SURE_WINDOW_PROB:
@@ -545,7 +550,7 @@ class WatermarkDetector:
             p = self.calibrate(p, None, self.classes[k])
         # a mark held still in one window of a clip, or one the crop classifier is sure of in an image, beats a weaker reading
         window = self._steady_window(len(probs), originals) if self.anchors else None
-        window = window or self._sure_window(len(probs), regions, second, originals)
+        window = window or self._sure_window(len(probs), regions, second)
         if window is not None and window[1] > p:
             k, p, i, box = window
             return self._single(self.classes[k], p, float(times[i]), box)
