@@ -235,14 +235,14 @@ def test_crop_stage_ocr_confirms_or_rescales():
     result, v, _ = crop_stage([[0.05, 0.05, 0.9]], [0.3, 0.1, 0.6], platform=None)
     assert v.calls == 2  # the crop, the whole frame (P(any mark) >= WHOLE_FRAME_PROB); anchors under ANCHOR_READ_PROB
     assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * 0.6, abs=1e-5)
-    result, v, _ = crop_stage([[0.05, 0.05, 0.9]], [0.05, 0.1, 0.85], platform=None)
+    result, v, _ = crop_stage([[0.05, 0.05, 0.9]], [0.05, 0.2, 0.75], platform=None)
     assert v.calls == 2 + W.ANCHOR_READS  # the crop, the whole frame, then the strongest anchor window
-    assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * 0.85, abs=1e-5)  # unread anchors change nothing
+    assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * 0.75, abs=1e-5)  # unread anchors change nothing
 
 
 def test_a_clip_steady_in_frames_and_crops_keeps_its_score_unread():
     """Unread (OCR finds no name), a clip whose frame CNN and crops both reach STEADY_PROB keeps min(CNN, crop);
-    a weaker clip, or an image however strong, is rescaled by UNREAD_SCALE."""
+    a weaker clip is rescaled by UNREAD_SCALE, and an image goes to review instead (both stages agree)."""
     strong = [0.02, 0.01, 0.97]
     result, v, _ = crop_stage([strong] * 5, strong, platform=None)
     assert v.calls > 0 and result.probability == pytest.approx(0.97, abs=1e-5) and result.platform == "youtube"
@@ -250,7 +250,7 @@ def test_a_clip_steady_in_frames_and_crops_keeps_its_score_unread():
     result, _, _ = crop_stage([strong] * 5, weak_crop, platform=None)
     assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * (W.STEADY_PROB - 0.01), abs=1e-5)
     result, _, _ = crop_stage([strong], strong, platform=None)
-    assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * 0.97, abs=1e-5)
+    assert result.probability == pytest.approx(W.SURE_WINDOW_SCALE * (1 + 0.97) / 2, abs=1e-5)
 
 
 class BrightCropNet(FixedCropNet):
@@ -320,6 +320,22 @@ def test_an_image_window_the_crop_classifier_is_sure_of_goes_to_review_unread():
     assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * 0.35, abs=1e-5)
     result, _, _ = crop_stage([[0.6, 0.05, 0.35]] * 5, sure, platform=None)
     assert result.probability == pytest.approx(0.995, abs=1e-5)  # a clip: the rule for steady windows, not this one
+
+
+def test_an_image_both_stages_agree_on_goes_to_review_unread():
+    """Unread, an image whose frame CNN and crop classifier both give a platform AGREE_PROB or more (neither alone
+    sure) scores SURE_WINDOW_SCALE x (1 + the smaller) / 2, in the review band; with the frame CNN just under
+    AGREE_PROB the unread rule stands, and a clip keeps the rules for clips."""
+    crop = [0.13, 0.02, 0.85]
+    result, v, _ = crop_stage([[0.1, 0.02, 0.88]], crop, platform=None)
+    assert v.calls > 0 and result.platform == "youtube"
+    assert result.probability == pytest.approx(W.SURE_WINDOW_SCALE * (1 + 0.85) / 2, abs=1e-5)
+    assert 0.5 < result.probability < 0.95 and result.evidence[0]["box"] == [0.75, 0.75, 0.25, 0.25]
+    below = W.AGREE_PROB - 0.01
+    result, _, _ = crop_stage([[0.99 - below, 0.01, below]], crop, platform=None)
+    assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * below, abs=1e-5)
+    result, _, _ = crop_stage([[0.1, 0.02, 0.88]] * 5, crop, platform=None)
+    assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * 0.85, abs=1e-5)
 
 
 def test_a_sure_second_look_window_is_the_evidence():

@@ -234,8 +234,10 @@ def sure_text(crop: dict | None) -> str:
     a = (crop or {}).get("anchors") or {}
     if not a.get("on") or not a.get("sure_window_prob"):
         return ""
+    agree = (f", or whose frame CNN and one window's crop both give it {a['agree_prob']} or more"
+             f" ({a['sure_window_scale']} x (1 + the smaller) / 2)" if a.get("agree_prob") else "")
     return (f"\nAn image whose crop classifier gives one platform {a['sure_window_prob']} or more in some window scores at least"
-            f" {a['sure_window_scale']} x that probability when OCR reads no name:\nabove `review_at`, below `fail_at`.")
+            f" {a['sure_window_scale']} x that probability when OCR reads no name{agree}:\nabove `review_at`, below `fail_at`.")
 
 
 def extra_imagery_text(frame_cfg: dict, crop_cfg: dict) -> str:
@@ -497,7 +499,8 @@ def main() -> None:
             "crop_propose_prob": W.CROP_PROPOSE_PROB, "crop_read_side": W.CROP_READ_SIDE, "input_size": list(detector.crop_net.config.input_size),
             "anchors": {"on": detector.anchors, "gate": W.ANCHOR_GATE, "read_prob": W.ANCHOR_READ_PROB, "reads": W.ANCHOR_READS,
                         "max_frames": W.ANCHOR_MAX_FRAMES, "peak_windows": W.PEAK_WINDOWS,
-                        "sure_window_prob": W.SURE_WINDOW_PROB, "sure_window_scale": W.SURE_WINDOW_SCALE},
+                        "sure_window_prob": W.SURE_WINDOW_PROB, "sure_window_scale": W.SURE_WINDOW_SCALE,
+                        "agree_prob": W.AGREE_PROB},
             "n_params": int(sum(p_.numel() for p_ in detector.crop_net.parameters()))}
     (Path(artifact) / "metrics.json").write_text(json.dumps(m, indent=1, default=float) + "\n")
     if history.get("history"):
