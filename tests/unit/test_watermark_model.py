@@ -246,9 +246,10 @@ def test_a_clip_steady_in_frames_and_crops_keeps_its_score_unread():
     strong = [0.02, 0.01, 0.97]
     result, v, _ = crop_stage([strong] * 5, strong, platform=None)
     assert v.calls > 0 and result.probability == pytest.approx(0.97, abs=1e-5) and result.platform == "youtube"
-    weak_crop = [0.02, 1.0 - W.STEADY_PROB - 0.01, W.STEADY_PROB - 0.01]
+    weak = min(W.STEADY_PROB, W.STEADY_WINDOW_PROB) - 0.01  # under both clip rules (every window scores this too)
+    weak_crop = [0.02, 0.98 - weak, weak]
     result, _, _ = crop_stage([strong] * 5, weak_crop, platform=None)
-    assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * (W.STEADY_PROB - 0.01), abs=1e-5)
+    assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * weak, abs=1e-5)
     result, _, _ = crop_stage([strong], strong, platform=None)
     assert result.probability == pytest.approx(W.SURE_WINDOW_SCALE * (1 + 0.97) / 2, abs=1e-5)
 
@@ -304,7 +305,7 @@ def test_a_window_steady_over_a_clips_cropped_frames_is_evidence_of_its_own():
     assert result.probability == pytest.approx(0.9, abs=1e-4) and result.platform == "youtube" and v.calls == 0
     assert result.evidence[0]["box"] == [0.75, 0.0, 0.25, 0.25]
     result, _, _ = clip(slice(None, None, 2))  # frames 0, 2 and 4 only; the crop stage looks at frames 0, 1 and 2
-    assert result.probability < W.STEADY_PROB
+    assert result.probability < W.STEADY_WINDOW_PROB
 
 
 def test_an_image_window_the_crop_classifier_is_sure_of_goes_to_review_unread():
@@ -335,7 +336,7 @@ def test_an_image_both_stages_agree_on_goes_to_review_unread():
     result, _, _ = crop_stage([[0.99 - below, 0.01, below]], crop, platform=None)
     assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * below, abs=1e-5)
     result, _, _ = crop_stage([[0.1, 0.02, 0.88]] * 5, crop, platform=None)
-    assert result.probability == pytest.approx(W.UNREAD_SCALE["youtube"] * 0.85, abs=1e-5)
+    assert result.probability == pytest.approx(0.85, abs=1e-5)  # a clip: its steady window (0.85 in every cropped frame)
 
 
 def test_a_sure_second_look_window_is_the_evidence():
