@@ -504,15 +504,9 @@ class WatermarkDetector:
         spots = [(r.probs, r.frame, r.box) for r in regions]
         if second is not None:
             spots += [(p, second.frame, window) for p, window in zip(second.probs, second.windows)]
-        best = None
-        for probs, frame, box in spots:
-            for k in range(1, len(probs)):
-                alone = float(probs[k]) if probs[k] >= SURE_WINDOW_PROB else 0.0
-                both = min(float(probs[k]), float(cnn[k]))
-                score = SURE_WINDOW_SCALE * max(alone, (1.0 + both) / 2 if both >= AGREE_PROB else 0.0)
-                if score > 0 and (best is None or score > best[1]):
-                    best = (k, score, frame, box)
-        return best
+        scored = [(_sure_score(float(p[k]), float(cnn[k])), k, frame, box) for p, frame, box in spots for k in range(1, len(p))]
+        score, k, frame, box = max(scored, key=lambda s: s[0])  # the first of equals, in `spots` order
+        return (k, score, frame, box) if score > 0 else None
 
     @staticmethod
     def _steady(n_frames: int, cnn: np.ndarray, regions: list[Region], k: int) -> bool:
@@ -581,6 +575,15 @@ class WatermarkDetector:
         evidence = tuple({"platform": self.classes[k], "time_s": round(float(times[r.frame]), 3), "box": list(r.box),
                           "score": round(float(r.probs[k]), 4)} for r in strongest if r.probs[k] >= MIN_EVIDENCE_PROB)
         return MediaScore(round(p, 6), self.classes[k], evidence)
+
+
+def _sure_score(crop_p: float, frame_p: float) -> float:
+    """An image window's unread score for one class (`_sure_window`): SURE_WINDOW_SCALE x crop_p when the crop
+    classifier alone reaches SURE_WINDOW_PROB, SURE_WINDOW_SCALE x (1 + the smaller) / 2 when it and the frame CNN
+    (frame_p) both reach AGREE_PROB, the larger when both hold; 0.0 when neither does."""
+    alone = crop_p if crop_p >= SURE_WINDOW_PROB else 0.0
+    both = min(crop_p, frame_p)
+    return SURE_WINDOW_SCALE * max(alone, (1.0 + both) / 2 if both >= AGREE_PROB else 0.0)
 
 
 def _centre_in(box: tuple[float, float, float, float], region: tuple[float, float, float, float]) -> bool:
