@@ -495,10 +495,8 @@ class WatermarkDetector:
     def _sure_window(n_frames: int, cnn: np.ndarray, regions: list[Region], second: SecondLook | None) -> tuple[int, float, int, Any] | None:
         """For an image (at most ANCHOR_MAX_FRAMES frames): the window that most surely holds a platform's mark, among
         the crop stage's `regions` and the second look's windows, as (class k, score, frame index, box), or None when
-        no window is sure. A window is sure of class k when the crop classifier alone gives P(k) >= SURE_WINDOW_PROB
-        (score SURE_WINDOW_SCALE x P(k)), or when it and the frame CNN (`cnn`, (K,)) both give AGREE_PROB or more
-        (score SURE_WINDOW_SCALE x (1 + min of the two) / 2, 0.54-0.6). Box: the region's CNN box, or the second-look
-        window as a relative (x, y, w, h)."""
+        no window is sure. Each window's crop P(k) is scored with the frame CNN's (`cnn`, (K,)) by `_sure_score`.
+        Box: the region's CNN box, or the second-look window as a relative (x, y, w, h)."""
         if n_frames > ANCHOR_MAX_FRAMES:
             return None
         spots = [(r.probs, r.frame, r.box) for r in regions]
