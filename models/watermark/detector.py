@@ -217,6 +217,7 @@ class WatermarkDetector:
         # second stage: a WatermarkNet over square crops of the near-source frame (crops.py); None: not used
         self.crop_net = crop_net.eval().to(memory_format=torch.channels_last) if crop_net is not None else None
         self.anchors = anchors
+        self._folded: dict[int, tuple[WatermarkNet, WatermarkNet]] = {}  # id(net) -> (net, its folded copy)
 
     def _check_frames(self, frames: np.ndarray) -> None:
         if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8:
@@ -241,8 +242,18 @@ class WatermarkDetector:
             return np.zeros((0, k), np.float32), np.zeros((0, k, 1, 1), np.float32)
         return self._forward(self.net, frames)
 
+    def _inference_net(self, net: WatermarkNet) -> WatermarkNet:
+        """`net` with its batch norms folded (`WatermarkNet.folded`), made once per network: the detector
+        treats its networks as frozen. Anything else with the same call shape is used as it is."""
+        if not isinstance(net, WatermarkNet):
+            return net
+        if self._folded.get(id(net), (None,))[0] is not net:
+            self._folded[id(net)] = (net, net.folded().to(memory_format=torch.channels_last))
+        return self._folded[id(net)][1]
+
     def _forward(self, net: WatermarkNet, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`net`'s class probabilities (N, K) and cell probabilities (N, K, h, w) for uint8 images (N, H, W, 3)."""
+        net = self._inference_net(net)
         prev = torch.get_num_threads()
         torch.set_num_threads(self.num_threads)
         try:

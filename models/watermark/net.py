@@ -6,8 +6,11 @@ global context, which is what an end card (a whole dark screen with a big logo) 
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from .config import WatermarkConfig
 
@@ -66,3 +69,14 @@ class WatermarkNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.forward_head(self.forward_features(x))
+
+    def folded(self) -> "WatermarkNet":
+        """A copy for inference with each BatchNorm folded into the convolution before it (running statistics).
+        Same outputs to float rounding (logits within about 1e-5), a quarter to a third less time per frame on CPU:
+        batch norm was a separate pass over every activation. Its state_dict no longer matches the config, so it
+        is never saved (`save` takes the network itself)."""
+        net = copy.deepcopy(self).eval()
+        for m in net.modules():
+            if isinstance(m, ConvBnAct):
+                m[0], m[1] = fuse_conv_bn_eval(m[0], m[1]), nn.Identity()
+        return net

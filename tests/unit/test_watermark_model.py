@@ -38,6 +38,32 @@ def test_forward_shapes_and_no_nan():
     assert torch.isfinite(frame_logits).all() and torch.isfinite(cell_logits).all()
 
 
+def test_folded_network_gives_the_same_outputs_and_leaves_the_network_alone():
+    """The detector scores with a copy whose batch norms are folded into the convolutions (`WatermarkNet.folded`):
+    the same probabilities to float rounding, while the network it was given keeps its layers and its state_dict
+    (what `save` writes)."""
+    torch.manual_seed(1)
+    net = WatermarkNet(TINY)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):  # statistics like a trained network's, so folding changes weights
+            m.running_mean.uniform_(-1, 1), m.running_var.uniform_(0.5, 2)
+            m.weight.data.uniform_(0.5, 1.5), m.bias.data.uniform_(-0.5, 0.5)
+    keys = set(net.state_dict())
+    folded = net.eval().folded()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    x = WatermarkDetector._to_input(FRAMES, TINY.input_size)
+    with torch.inference_mode():
+        want, got = net(x), folded(x)
+    for a, b in zip(want, got):
+        assert torch.allclose(a, b, atol=1e-4) and not torch.equal(a, torch.zeros_like(a))
+    det = WatermarkDetector(net)
+    probs, cells = det.predict_arrays(FRAMES)
+    np.testing.assert_allclose(probs, want[0].softmax(1).numpy(), atol=1e-5)
+    np.testing.assert_allclose(cells, want[1].softmax(1).numpy(), atol=1e-5)
+    assert det.net is net and set(net.state_dict()) == keys
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+
+
 def test_score_frames_output(tiny):
     scores = tiny.score_frames(FRAMES)
     assert len(scores) == len(FRAMES) and all(isinstance(s, FrameScore) for s in scores)
