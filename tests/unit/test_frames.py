@@ -231,3 +231,28 @@ def test_time_budget(clip):
 def test_unknown_kind(clip):
     with pytest.raises(MediaError, match="expected 'video' or 'image'"):
         sample_frames(clip, "audio")
+
+
+def test_shared_reformatter_gives_pyav_pixels_across_sizes_and_threads():
+    """`_reformat` keeps one swscale context per thread; frames of other sizes and formats, in any order and from
+    other threads at once, still convert exactly as PyAV's own `frame.reformat` does. (PyAV's own call is the
+    reference only, made here in one thread: on one frame from two threads at once it can crash, since each frame
+    keeps its own lazily made converter.)"""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from service.frames import _reformat
+
+    rng = np.random.default_rng(3)
+    frames = [av.VideoFrame.from_ndarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), format="rgb24").reformat(format="yuv420p")
+              for h, w in ((64, 48), (120, 200), (64, 48))]
+    jobs = [(f, kw) for f in frames for kw in (dict(format="rgb24"), dict(width=32, height=32, format="rgb24", interpolation="AREA"),
+                                               dict(width=16, height=24, format="yuv420p"))]
+    want = [f.reformat(**kw).to_ndarray() for f, kw in jobs]
+
+    def ours(_) -> list[np.ndarray]:
+        return [_reformat(f, **kw).to_ndarray() for _ in range(20) for f, kw in jobs][-len(jobs):]
+
+    with ThreadPoolExecutor(3) as pool:
+        for got in [ours(0)] + list(pool.map(ours, range(3))):
+            for a, b in zip(got, want):
+                assert a.shape == b.shape and np.array_equal(a, b)
