@@ -120,6 +120,23 @@ def test_original_frames_near_source_resolution(tmp_path, jpg):
     assert image.original(0)[:, :400, 0].mean() > 200  # RGB: the red half stays red
 
 
+def test_image_near_source_copy_filter_follows_the_shrink(tmp_path):
+    """An image's near-source copy is resized bilinearly when it shrinks mildly (a 1080x1350 photo to 1024x1280: the
+    area filter would cost as much as the decode) and by the area filter when it shrinks more; the detector's input
+    frame always by the area filter."""
+    rng = np.random.default_rng(5)
+    for (w, h), mild in (((1080, 1350), True), ((2000, 2600), False)):
+        rgb = cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), (0, 0), 1.5)
+        path = tmp_path / f"photo{w}.png"  # PNG: no reduced decoding, so the expected pixels are easy to make
+        cv2.imwrite(str(path), rgb[..., ::-1])
+        s = sample_frames(path, "image", size=SIZE)
+        target = (round(w * 1280 / h) // 2 * 2, 1280)
+        copy = {flt: cv2.resize(rgb, target, interpolation=flt) for flt in (cv2.INTER_LINEAR, cv2.INTER_AREA)}
+        assert np.array_equal(s.original(0), copy[cv2.INTER_LINEAR if mild else cv2.INTER_AREA])
+        assert not np.array_equal(copy[cv2.INTER_LINEAR], copy[cv2.INTER_AREA])
+        assert np.array_equal(s.frames[0], cv2.resize(rgb, SIZE[::-1], interpolation=cv2.INTER_AREA))
+
+
 def test_image_sampled_as_one_frame(jpg):
     s = sample_frames(jpg, "image", size=SIZE)
     assert s.frames.shape == (1, *SIZE, 3) and s.times_s.tolist() == [0.0] and s.duration_s == 0.0
