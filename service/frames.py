@@ -69,10 +69,12 @@ _reformatters = threading.local()
 def _reformat(frame, **kwargs):
     """`frame.reformat(**kwargs)` through one VideoReformatter per thread. It keeps swscale's context from frame to
     frame; PyAV's own `frame.reformat` / `to_ndarray` build a new one for every new frame (a third to three quarters
-    of a 720p frame's conversion time). The pixels are the same."""
+    of a 720p frame's conversion time). The pixels are the same. One swscale thread: by default a context starts a
+    thread per core, and a context kept across a fork (the batch CLI's workers) would wait on threads the child
+    does not have."""
     if not hasattr(_reformatters, "current"):
         _reformatters.current = VideoReformatter()
-    return _reformatters.current.reformat(frame, **kwargs)
+    return _reformatters.current.reformat(frame, threads=1, **kwargs)
 
 
 class _VideoSource:

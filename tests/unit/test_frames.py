@@ -273,3 +273,28 @@ def test_shared_reformatter_gives_pyav_pixels_across_sizes_and_threads():
         for got in [ours(0)] + list(pool.map(ours, range(3))):
             for a, b in zip(got, want):
                 assert a.shape == b.shape and np.array_equal(a, b)
+
+
+def _convert_in_child(frame, queue) -> None:
+    from service.frames import _reformat
+
+    queue.put(_reformat(frame, width=32, height=32, format="rgb24", interpolation="AREA").to_ndarray().shape)
+
+
+def test_shared_reformatter_survives_a_fork():
+    """The batch CLI forks its workers. A converter kept from before the fork must still work in the child: swscale
+    worker threads (its default) would not exist there, and the child would wait on them for ever."""
+    import multiprocessing
+
+    from service.frames import _reformat
+
+    frame = av.VideoFrame.from_ndarray(np.zeros((720, 1280, 3), np.uint8), format="rgb24").reformat(format="yuv420p")
+    _reformat(frame, width=32, height=32, format="rgb24", interpolation="AREA")  # the parent's converter now exists
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_convert_in_child, args=(frame, queue))
+    child.start()
+    child.join(20)
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0 and queue.get(timeout=5) == (32, 32, 3)
