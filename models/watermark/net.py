@@ -73,8 +73,8 @@ class WatermarkNet(nn.Module):
     def folded(self) -> "WatermarkNet":
         """A copy for inference with each BatchNorm folded into the convolution before it (running statistics).
         Same outputs to float rounding (logits within about 1e-5) in about a quarter less time per 256x256 frame on
-        CPU (less for 128x128 crops): batch norm was a separate pass over every activation. Its state_dict no longer matches the config, so it
-        is never saved (`save` takes the network itself)."""
+        CPU (less for 128x128 crops): batch norm was a separate pass over every activation. Its state_dict no longer
+        matches the config, so it is never saved (`save` takes the network itself)."""
         net = copy.deepcopy(self).eval()
         for m in net.modules():
             if isinstance(m, ConvBnAct):
