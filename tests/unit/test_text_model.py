@@ -500,6 +500,42 @@ def test_invented_names_replace_list_names_in_training_posts_only():
         generate(5, "train", 3, bank, invented_names=1.5)
 
 
+def test_everyday_sentences_and_stories_keep_their_split():
+    # v11: ordinary sentences and long stories wrap the cores; like phrase families, item i % 4 == 3 is held out
+    from training.text.generate import generate, load_bank
+
+    bank = load_bank()
+    stories = {lang: bank["langs"][lang]["stories"] for lang in bank["langs"]}
+    for split in ("train", "val"):
+        rows = generate(400, split, 5, bank)
+        used = [(i % 4 == 3) for r in rows for i, story in enumerate(stories[r["lang"]]) if story in r["text"]]
+        assert len(used) > 40 and set(used) == {split == "val"}
+        assert max(len(r["text"]) for r in rows) > 600  # a story lets a post run past the old 500 characters
+    # an older bank without the lists generates posts of the short filler only
+    old = {**bank, "langs": {lg: {k: v for k, v in b.items() if k not in ("everyday", "stories")} for lg, b in bank["langs"].items()}}
+    assert max(len(r["text"]) for r in generate(400, "train", 5, old)) <= 500
+
+
+def test_strip_disclosures_removes_whole_tags_only():
+    from training.text.evaluate import strip_disclosures
+
+    assert strip_disclosures("#ad weekend #adventure, code MIA10 #ad", ["#ad"]) == "weekend #adventure, code MIA10"
+    assert strip_disclosures("AD | new sheets\n\n\nlove them #gifted", ["AD |", "#gifted"]) == "new sheets\n\nlove them"
+
+
+def test_caption_set_is_labelled_and_its_disclosures_come_out():
+    # the English undisclosed-ad test (card): sponsored captions lose every disclosure, organic ones have none
+    from training.text.evaluate import load_captions
+
+    rows = load_captions()
+    assert {(r["split"], r["label"]) for r in rows} == {(s, lab) for s in ("dev", "test") for lab in ("sponsored", "organic")}
+    assert all(d in r["text"] for r in rows for d in r["disclosure"])
+    assert not any(r["disclosure"] for r in rows if r["label"] == "organic")
+    for r in rows:
+        if r["label"] == "sponsored":
+            assert not any(d in r["undisclosed_text"] for d in r["disclosure"] if len(d) > 3), r["undisclosed_text"]
+
+
 def test_cross_stacked_fits_stacking_and_recalibration_on_the_other_half():
     """Held-out stacking (v7): each half of the held-out ideas is stacked and recalibrated by fits on the
     other half; posts that were not routed keep their lexical probability before recalibration."""

@@ -59,7 +59,7 @@ and `no_copyrighted_content` (P(reuses copyrighted material)), with evidence spa
    one-post int8 on this CPU, whose int8 logits drifted 0.75 from fp32 on average); a CPU without native bf16 runs fp32.
    Every number below is measured on the artifact as loaded. A routed post's probability is
    `sigmoid(a * lexical logit + b * contextual logit + d)` per check (stacking weights
-   `{[[round(float(x), 3) for x in r] for r in metrics.get('stack', [])]}`), {stack_origin(cfg)}
+   `{[[round(float(x), 3) for x in r] for r in metrics.get('stack') or []]}`), {stack_origin(cfg)}
 3. **Recalibration on held-out families** (every post): `p' = sigmoid(s * logit(p) + t)` per check, `[s, t]` =
    `{[[round(float(x), 3) for x in r] for r in metrics.get('recalibration', [[1, 0], [1, 0]])]}`. Out-of-fold logits come from folds that
    share the bank's ideas; a post with a new idea scores lower while still ranking above the negatives (branded AP

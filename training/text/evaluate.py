@@ -13,16 +13,19 @@ Used by train.py; also importable from notebooks/text.ipynb. Two held-out sets:
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import average_precision_score, confusion_matrix, f1_score, precision_recall_curve
 
-__all__ = ["calibration_bins", "cross_recalibrated", "cross_stacked", "evaluate", "evaluate_independent", "fit_recalibration", "fit_stack", "heldout_f1",
-           "heldout_probs", "idea_halves", "load_independent", "plot_all", "print_independent", "probs_of", "thresholds"]
+__all__ = ["calibration_bins", "cross_recalibrated", "cross_stacked", "evaluate", "evaluate_captions", "evaluate_independent", "fit_recalibration", "fit_stack", "heldout_f1",
+           "heldout_probs", "idea_halves", "load_captions", "load_independent", "plot_all", "print_captions", "print_independent",
+           "probs_of", "strip_disclosures", "thresholds"]
 
 HEADS = ("branded", "copyright")
 INDEPENDENT_SET = Path(__file__).with_name("independent_posts.jsonl")
+CAPTION_SET = Path(__file__).with_name("captions_en.jsonl")
 
 
 def probs_of(scores) -> np.ndarray:
@@ -257,6 +260,68 @@ def evaluate_independent(model, rows: list[dict] | None = None, threshold: float
     return out
 
 
+def strip_disclosures(text: str, disclosures: list[str]) -> str:
+    """`text` with each disclosure substring removed (longest first), as the real undisclosed-ad test set was made,
+    then the spaces and blank lines that left behind tidied."""
+    for d in sorted(disclosures, key=len, reverse=True):  # "#ad" must not take the start of "#adventure"
+        text = re.sub(("(?<!\\w)" if d[0].isalnum() else "") + re.escape(d) + ("(?!\\w)" if d[-1].isalnum() else ""), " ", text)
+    lines = [re.sub(r"[ \t]{2,}", " ", line).strip(" \t|:-") for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def load_captions(path: str | Path = CAPTION_SET, split: str | None = None) -> list[dict]:
+    """The English caption set (`split` "dev", "test" or None for both): rows with `branded` (1 = sponsored), `kind`,
+    `niche`, `writer`, `text` (as posted) and `undisclosed_text` (the disclosures removed; organic posts unchanged)."""
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            r = json.loads(line)
+            if split is None or r.get("split") == split:
+                rows.append(r | {"branded": int(r["label"] == "sponsored"),
+                                 "undisclosed_text": strip_disclosures(r["text"], r["disclosure"])})
+    return rows
+
+
+def evaluate_captions(model, rows: list[dict] | None = None, threshold: float = 0.5,
+                      bands: tuple[float, float] = (0.3, 0.9)) -> dict:
+    """The undisclosed-ad test on the English caption set: P(branded) of every sponsored caption with its disclosures
+    removed against every organic one (F1, precision, recall at `threshold`, average precision), the same with the
+    disclosures left in, what the policy's (review_at, fail_at) `bands` do to each kind, and the misses."""
+    rows = load_captions() if rows is None else rows
+    y = np.array([r["branded"] for r in rows])
+    kinds = np.array([r["kind"] for r in rows])
+    out: dict = {"n": len(rows), "sponsored": int(y.sum()), "threshold": threshold}
+    for name, field in (("undisclosed", "undisclosed_text"), ("as_posted", "text")):
+        probs = probs_of(model.score_texts([r[field] for r in rows]))  # (N, 2)
+        p, pred = probs[:, 0], probs[:, 0] >= threshold
+        tp = int((pred & (y == 1)).sum())
+        out[name] = {"f1": float(f1_score(y, pred)), "precision": tp / max(int(pred.sum()), 1), "recall": tp / max(int(y.sum()), 1),
+                     "average_precision": float(average_precision_score(y, p)),
+                     "copyright_flagged": int((probs[:, 1] >= threshold).sum()),  # none of these posts reuses material
+                     "copyright_review_or_fail": int((probs[:, 1] >= bands[0]).sum()), "copyright_fail": int((probs[:, 1] >= bands[1]).sum()),
+                     "per_kind": {k: {"n": int((kinds == k).sum()), "flagged": float(pred[kinds == k].mean()),
+                                      "review_or_fail": float((p[kinds == k] >= bands[0]).mean()),
+                                      "fail": float((p[kinds == k] >= bands[1]).mean())} for k in sorted(set(kinds))}}
+        if name == "undisclosed":
+            out["errors"] = [{"label": r["label"], "kind": r["kind"], "p_branded": round(float(q), 3), "text": r[field][:160]}
+                             for r, q, hit in zip(rows, p, pred) if hit != bool(r["branded"])]
+    return out
+
+
+def print_captions(res: dict, text_chars: int = 110, show_misses: bool = True) -> None:
+    """`evaluate_captions` results: the two F1s, the rate per kind, then every miss (not for the test split: nobody
+    reads its texts, so that it stays a test)."""
+    for name in ("undisclosed", "as_posted"):
+        v = res[name]
+        print(f"{name}: F1 {v['f1']:.3f} (P {v['precision']:.3f}, R {v['recall']:.3f}, AP {v['average_precision']:.3f}); "
+              f"copyright flagged {v['copyright_flagged']} of {res['n']} (review or fail {v['copyright_review_or_fail']}, fail {v['copyright_fail']})")
+    for k, v in res["undisclosed"]["per_kind"].items():
+        print(f"  {k:<14} n={v['n']:<4} flagged {v['flagged']:.2f}  review or fail {v['review_or_fail']:.2f}  fail {v['fail']:.2f}")
+    print(f"{len(res['errors'])} misses at {res['threshold']} (disclosures removed)" + (":" if show_misses else ""))
+    for e in res["errors"] if show_misses else []:
+        print(f"  {e['label']:<9} {e['kind']:<14} p={e['p_branded']:.2f}  {e['text'][:text_chars]!r}")
+
+
 def heldout_f1(model, bank_path: str | Path, n: int = 10000, seed: int = 1337, name_split: str | None = None) -> dict:
     """Per-language F1 of `model` on the validation split another phrase bank makes (e.g. an older version),
     so two model versions compare on the same held-out families (cross-fitted: `heldout_probs`).
@@ -285,7 +350,9 @@ if __name__ == "__main__":
     from models.text.classifier import load
 
     args = dict(a.lstrip("-").split("=", 1) for a in sys.argv[1:] if "=" in a)
-    if "heldout_bank" in args:  # python -m training.text.evaluate --heldout_bank=old_phrases.yaml [--artifact=DIR] [--names=train]
+    if "captions" in args:  # python -m training.text.evaluate --captions=test|dev [--artifact=DIR]: the undisclosed-ad test
+        print_captions(evaluate_captions(load(args.get("artifact")), load_captions(split=args["captions"])), show_misses=args["captions"] != "test")
+    elif "heldout_bank" in args:  # python -m training.text.evaluate --heldout_bank=old_phrases.yaml [--artifact=DIR] [--names=train]
         print(json.dumps(heldout_f1(load(args.get("artifact")), args["heldout_bank"], name_split=args.get("names")), indent=1))
     else:
         print_independent(evaluate_independent(load(args.get("artifact"))))

@@ -52,6 +52,12 @@ _WEIGHTS = {"disclosed": 10, "pitch": 10, "affiliate": 5, "thanks": 5, "giveaway
 _WEIGHTS.update({c: 30 / len(NEGATIVE) for c in NEGATIVE})
 EMOJI = ["✨", "🔥", "💕", "😍", "🙌", "😂", "🥹", "☀️", "🌿", "💪", "📸", "🎉", "❤️", "👀", "🙏", "🍝", "🏃‍♀️", "🇧🇷", "🇫🇷", "🇩🇪"]
 JOINERS = [". ", " ", "\n", " | ", " — ", "!! ", "\n\n", " · "]
+# Ordinary posts around the cores (v11). Real captions are long and personal; with only the 20 short `filler` sentences
+# per language, v10 flagged long ordinary captions as brand partnerships (about a third of the organic captions of
+# `captions_en.jsonl`'s dev split at 0.5). Every category gets them, so they carry no label of their own.
+EVERYDAY_P = 0.7  # share of filler sentences drawn from the bank's `everyday` list instead of `filler`
+STORY_P = {"plain": 0.35, "other": 0.15}  # share of posts (plain / any other category, not short) with one long story
+STORY_MAX_CHARS = 1100  # a post with a story may run to about this length (real captions reach 2,200 characters)
 SLOT = re.compile(r"\{(\w+)\}")
 
 
@@ -158,6 +164,28 @@ def _typo(rng: random.Random, text: str) -> str:
     return " ".join(words)
 
 
+def _split_items(items: list[str], split: str) -> list[str]:
+    """Items of a list that `split` may use: index i % 4 == 3 only for validation, as phrase families are split."""
+    return [x for i, x in enumerate(items) if (i % 4 == 3) == (split == "val")]
+
+
+def _filler(rng: random.Random, bank: dict, lang: str, split: str) -> str:
+    """One everyday sentence around the core: from the bank's `everyday` list (split like families) with EVERYDAY_P,
+    else from the short shared `filler` list. A bank without `everyday` (older versions) uses `filler` alone."""
+    everyday = bank["langs"][lang].get("everyday")
+    if everyday and rng.random() < EVERYDAY_P:
+        return rng.choice(_split_items(everyday, split))
+    return rng.choice(bank["langs"][lang]["filler"])
+
+
+def _story(rng: random.Random, bank: dict, lang: str, split: str, p: float) -> str | None:
+    """With probability `p`, one long ordinary caption from the bank's `stories` (split like families), else None."""
+    stories = bank["langs"][lang].get("stories")
+    if not stories or rng.random() >= p:
+        return None
+    return rng.choice(_split_items(stories, split))
+
+
 def _core(rng: random.Random, bank: dict, lang: str, category: str, split: str, names: NameFill) -> tuple[str, str]:
     fam_id, phrasings = rng.choice(_families(bank, lang, category, split))
     return _fill(rng, bank, lang, rng.choice(phrasings), names), f"{lang}/{category}/{fam_id}"
@@ -190,14 +218,18 @@ def generate_one(rng: random.Random, bank: dict, split: str, lang: str | None = 
     fillers = []
     for _ in range(n_fill):
         src = lang if rng.random() > 0.1 else rng.choice(LANGS)  # mixed languages
-        filler = rng.choice(bank["langs"][src]["filler"])
+        filler = _filler(rng, bank, src, split)
         fillers.append(_typo(rng, filler) if rng.random() < 0.15 else filler)
+    story = _story(rng, bank, lang, split, STORY_P["plain" if category == "plain" else "other"]) if not short else None
+    if story:
+        fillers.insert(rng.randint(0, len(fillers)), story)
     cores = [(_typo(rng, c) if rng.random() < 0.1 else c) for c in cores]
     parts = fillers[:]
     for c in cores:
         parts.insert(rng.randint(0, len(parts)), c)
-    while len(parts) > 1 and sum(len(p) + 2 for p in parts) > 470:
-        parts.remove(rng.choice([p for p in parts if p not in cores] or parts[-1:]))
+    max_chars = STORY_MAX_CHARS if story else 470
+    while len(parts) > 1 and sum(len(p) + 2 for p in parts) > max_chars:
+        parts.remove(rng.choice([p for p in parts if p not in cores and p != story] or [p for p in parts if p not in cores] or parts[-1:]))
     text = ""
     for i, p in enumerate(parts):
         if i:
@@ -212,7 +244,7 @@ def generate_one(rng: random.Random, bank: dict, split: str, lang: str | None = 
         text = text.lower()
     elif r < 0.11:
         text = text.upper()
-    text = text[:500].strip()
+    text = text[:max_chars + 30].strip()
     return {"text": text, "lang": lang, "branded": branded, "copyright": copyright, "category": category,
             "family": family, "undisclosed": int(category in BRANDED[1:]), "split": split}
 
