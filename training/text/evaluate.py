@@ -1,11 +1,18 @@
 """Held-out evaluation of the text model: per-language F1, calibration, thresholds, plots.
 
-Used by train.py; also importable from notebooks/text.ipynb. Two held-out sets:
+Used by train.py; also importable from notebooks/text.ipynb. Three held-out sets:
   * the generator's validation split (unseen phrase families and names, 10,000 posts);
   * `independent_posts.jsonl`: 300 captions written by hand, apart from the phrase bank and
-    the patterns (their author never saw either), 60 per language. Score the shipped model:
+    the patterns (their author never saw either), 60 per language;
+  * `captions_en.jsonl`: the undisclosed-ad test. 480 English captions in the style of real creators' posts, by four
+    writers who saw neither the bank nor the patterns nor each other's work: half sponsored (each with its disclosures
+    marked, removed before scoring), half organic. Split by writer: "dev" (writers 1-2) may be read to find what the
+    model gets wrong; "test" (writers 3-4) is only ever scored, never read. Score the shipped model:
 
-    python -m training.text.evaluate            # prints per-language F1 and the misses
+    python -m training.text.evaluate            # independent set: per-language F1 and the misses
+    python -m training.text.evaluate --captions=dev     # undisclosed-ad F1 on the dev writers, with the misses
+    python -m training.text.evaluate --captions=test    # the same on the test writers, numbers only
+    python -m training.text.evaluate --captions=write   # both into the artifact's metrics.json and card.md
     python -m training.text.evaluate --heldout_bank=OLD.yaml [--artifact=DIR]   # F1 on another bank's held-out split
     python -m training.text.evaluate --heldout_bank=BANK.yaml --names=train     # held-out families, training names
 """
@@ -19,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score, confusion_matrix, f1_score, precision_recall_curve
 
-__all__ = ["calibration_bins", "cross_recalibrated", "cross_stacked", "evaluate", "evaluate_captions", "evaluate_independent", "fit_recalibration", "fit_stack", "heldout_f1",
+__all__ = ["calibration_bins", "caption_metrics", "cross_recalibrated", "cross_stacked", "evaluate", "evaluate_captions", "evaluate_independent", "fit_recalibration", "fit_stack", "heldout_f1",
            "heldout_probs", "idea_halves", "load_captions", "load_independent", "plot_all", "print_captions", "print_independent",
            "probs_of", "strip_disclosures", "thresholds"]
 
@@ -308,6 +315,13 @@ def evaluate_captions(model, rows: list[dict] | None = None, threshold: float = 
     return out
 
 
+def caption_metrics(model) -> dict:
+    """`evaluate_captions` on each split of the caption set, as metrics.json keeps it: the test split without its
+    misses' texts (nobody reads them, so that it stays a test)."""
+    dev, test = (evaluate_captions(model, load_captions(split=s)) for s in ("dev", "test"))
+    return {"dev": dev, "test": {k: v for k, v in test.items() if k != "errors"} | {"n_errors": len(test["errors"])}}
+
+
 def print_captions(res: dict, text_chars: int = 110, show_misses: bool = True) -> None:
     """`evaluate_captions` results: the two F1s, the rate per kind, then every miss (not for the test split: nobody
     reads its texts, so that it stays a test)."""
@@ -350,7 +364,15 @@ if __name__ == "__main__":
     from models.text.classifier import load
 
     args = dict(a.lstrip("-").split("=", 1) for a in sys.argv[1:] if "=" in a)
-    if "captions" in args:  # python -m training.text.evaluate --captions=test|dev [--artifact=DIR]: the undisclosed-ad test
+    if args.get("captions") == "write":  # python -m training.text.evaluate --captions=write [--artifact=DIR]: into metrics.json and card.md
+        from training.text.card import write_card
+
+        folder = Path(args.get("artifact") or Path(__file__).parents[2] / "models" / "text" / "artifact")
+        metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+        metrics["captions"] = caption_metrics(load(folder))
+        (folder / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {write_card(folder)}")
+    elif "captions" in args:  # python -m training.text.evaluate --captions=test|dev [--artifact=DIR]: the undisclosed-ad test
         print_captions(evaluate_captions(load(args.get("artifact")), load_captions(split=args["captions"])), show_misses=args["captions"] != "test")
     elif "heldout_bank" in args:  # python -m training.text.evaluate --heldout_bank=old_phrases.yaml [--artifact=DIR] [--names=train]
         print(json.dumps(heldout_f1(load(args.get("artifact")), args["heldout_bank"], name_split=args.get("names")), indent=1))

@@ -38,8 +38,8 @@ from models.text.config import TextConfig
 from models.text.evidence import SpanExtractor
 from models.text.contextual import ContextualStage, base_model_dir
 from training.configurator import apply_overrides, git_commit
-from training.text.card import render_card
-from training.text.evaluate import (HEADS, cross_recalibrated, cross_stacked, evaluate, evaluate_independent, fit_recalibration,
+from training.text.card import render_card, write_card
+from training.text.evaluate import (HEADS, caption_metrics, cross_recalibrated, cross_stacked, evaluate, evaluate_independent, fit_recalibration,
                                     fit_stack, plot_all, probs_of)
 from training.text.generate import generate, load_bank
 
@@ -258,12 +258,7 @@ def main() -> None:
     resolved = apply_overrides(globals(), sys.argv[1:])
     print(json.dumps(resolved, indent=2))
     if card_only:
-        out = Path(out_dir)
-        metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
-        cfg = TextConfig.from_json(out / "config.json")
-        (out / "card.md").write_text(render_card(cfg, metrics["config"], metrics, metrics.get("command", "python -m training.text.train"),
-                                           metrics["train_seconds"]), encoding="utf-8")
-        print(f"wrote {out / 'card.md'}")
+        print(f"wrote {write_card(Path(out_dir))}")
         return
     t0 = time.perf_counter()
     np.random.seed(seed)
@@ -340,6 +335,8 @@ def main() -> None:
                     "recalibration": model.weights["recalibration"].tolist(),
                     "alternatives": alternatives, "stack": model.stack.tolist() if model.stack is not None else None, **extra})
     metrics["independent"] = evaluate_independent(model)
+    metrics["captions"] = caption_metrics(model)
+    log(f"caption test (English, disclosures removed) F1 {metrics['captions']['test']['undisclosed']['f1']:.4f}")
     log(f"independent set branded F1 {metrics['independent']['branded']['f1']:.4f}, copyright F1 {metrics['independent']['copyright']['f1']:.4f}")
     log(f"held-out branded F1 {metrics['heads']['branded']['f1']:.4f}, copyright F1 {metrics['heads']['copyright']['f1']:.4f}, "
         f"routed {metrics['routed_fraction']:.3f}")
