@@ -104,6 +104,8 @@ the closed list of disclosure markers ("#ad", "Werbung", "Publicité", "#publi",
 platform rules fix; 30% of disclosed posts are such a marker on an organic-looking post.
 In training posts, {resolved.get('invented_names', 0.0):.0%} of the handle, brand, code, show, artist and team slots hold a
 made-up name instead of one from the bank's short lists, so that no name becomes a cue (history, v10).
+Around the cores: ordinary sentences (`everyday`, 120 per language) and, in 15 % of posts (35 % of plain ones), one long
+ordinary caption (`stories`, 40 per language), both held out like families, so that long personal posts carry no label (history, v11).
 No public labelled dataset of sponsored posts was used for training or tuning.
 Every bank round adds families and holds out one in four as before, so each version's held-out split is
 harder than the previous one's: it holds out new ideas too. Versions are compared on a shared older split
