@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score, confusion_matrix, f1_score, precision_recall_curve
 
-__all__ = ["calibration_bins", "caption_metrics", "cross_recalibrated", "cross_stacked", "evaluate", "evaluate_captions", "evaluate_independent", "fit_recalibration", "fit_stack", "heldout_f1",
-           "heldout_probs", "idea_halves", "load_captions", "load_independent", "plot_all", "print_captions", "print_independent",
-           "probs_of", "strip_disclosures", "thresholds"]
+__all__ = ["calibration_bins", "caption_metrics", "cross_recalibrated", "cross_stacked", "evaluate", "evaluate_captions",
+           "evaluate_independent", "fit_recalibration", "fit_stack", "heldout_f1", "heldout_probs", "idea_halves", "load_captions",
+           "load_independent", "plot_all", "print_captions", "print_independent", "probs_of", "strip_disclosures", "thresholds"]
 
 HEADS = ("branded", "copyright")
 INDEPENDENT_SET = Path(__file__).with_name("independent_posts.jsonl")
@@ -305,7 +305,8 @@ def evaluate_captions(model, rows: list[dict] | None = None, threshold: float = 
         out[name] = {"f1": float(f1_score(y, pred)), "precision": tp / max(int(pred.sum()), 1), "recall": tp / max(int(y.sum()), 1),
                      "average_precision": float(average_precision_score(y, p)),
                      "copyright_flagged": int((probs[:, 1] >= threshold).sum()),  # none of these posts reuses material
-                     "copyright_review_or_fail": int((probs[:, 1] >= bands[0]).sum()), "copyright_fail": int((probs[:, 1] >= bands[1]).sum()),
+                     "copyright_review_or_fail": int((probs[:, 1] >= bands[0]).sum()),
+                     "copyright_fail": int((probs[:, 1] >= bands[1]).sum()),
                      "per_kind": {k: {"n": int((kinds == k).sum()), "flagged": float(pred[kinds == k].mean()),
                                       "review_or_fail": float((p[kinds == k] >= bands[0]).mean()),
                                       "fail": float((p[kinds == k] >= bands[1]).mean())} for k in sorted(set(kinds))}}
@@ -328,7 +329,8 @@ def print_captions(res: dict, text_chars: int = 110, show_misses: bool = True) -
     for name in ("undisclosed", "as_posted"):
         v = res[name]
         print(f"{name}: F1 {v['f1']:.3f} (P {v['precision']:.3f}, R {v['recall']:.3f}, AP {v['average_precision']:.3f}); "
-              f"copyright flagged {v['copyright_flagged']} of {res['n']} (review or fail {v['copyright_review_or_fail']}, fail {v['copyright_fail']})")
+              f"copyright flagged {v['copyright_flagged']} of {res['n']} "
+              f"(review or fail {v['copyright_review_or_fail']}, fail {v['copyright_fail']})")
     for k, v in res["undisclosed"]["per_kind"].items():
         print(f"  {k:<14} n={v['n']:<4} flagged {v['flagged']:.2f}  review or fail {v['review_or_fail']:.2f}  fail {v['fail']:.2f}")
     print(f"{len(res['errors'])} misses at {res['threshold']} (disclosures removed)" + (":" if show_misses else ""))
@@ -373,7 +375,8 @@ if __name__ == "__main__":
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {write_card(folder)}")
     elif "captions" in args:  # python -m training.text.evaluate --captions=test|dev [--artifact=DIR]: the undisclosed-ad test
-        print_captions(evaluate_captions(load(args.get("artifact")), load_captions(split=args["captions"])), show_misses=args["captions"] != "test")
+        split = args["captions"]
+        print_captions(evaluate_captions(load(args.get("artifact")), load_captions(split=split)), show_misses=split != "test")
     elif "heldout_bank" in args:  # python -m training.text.evaluate --heldout_bank=old_phrases.yaml [--artifact=DIR] [--names=train]
         print(json.dumps(heldout_f1(load(args.get("artifact")), args["heldout_bank"], name_split=args.get("names")), indent=1))
     else:
