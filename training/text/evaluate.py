@@ -28,7 +28,8 @@ from sklearn.metrics import average_precision_score, confusion_matrix, f1_score,
 
 __all__ = ["calibration_bins", "caption_metrics", "cross_recalibrated", "cross_stacked", "evaluate", "evaluate_captions",
            "evaluate_independent", "fit_recalibration", "fit_stack", "heldout_f1", "heldout_probs", "idea_halves", "load_captions",
-           "load_independent", "plot_all", "print_captions", "print_independent", "probs_of", "strip_disclosures", "thresholds"]
+           "load_independent", "plot_all", "print_captions", "print_independent", "probs_of", "score_captions",
+           "strip_disclosures", "thresholds"]
 
 HEADS = ("branded", "copyright")
 INDEPENDENT_SET = Path(__file__).with_name("independent_posts.jsonl")
@@ -289,24 +290,33 @@ def load_captions(path: str | Path = CAPTION_SET, split: str | None = None) -> l
     return rows
 
 
+CAPTION_FIELDS = {"undisclosed": "undisclosed_text", "as_posted": "text"}  # what is scored: disclosures removed, or kept
+
+
+def score_captions(model, rows: list[dict]) -> dict[str, np.ndarray]:
+    """`model`'s (N, 2) [P(branded), P(copyright)] of caption rows, per CAPTION_FIELDS version of the text."""
+    return {name: probs_of(model.score_texts([r[field] for r in rows])) for name, field in CAPTION_FIELDS.items()}
+
+
 def evaluate_captions(model, rows: list[dict] | None = None, threshold: float = 0.5,
-                      bands: tuple[float, float] = (0.3, 0.9)) -> dict:
+                      bands: tuple[float, float] = (0.3, 0.9), probs: dict[str, np.ndarray] | None = None) -> dict:
     """The undisclosed-ad test on the English caption set: P(branded) of every sponsored caption with its disclosures
     removed against every organic one (F1, precision, recall at `threshold`, average precision), the same with the
-    disclosures left in, what the policy's (review_at, fail_at) `bands` do to each kind, and the misses."""
+    disclosures left in, what the policy's (review_at, fail_at) `bands` do to each kind, and the misses.
+    probs: `score_captions` of these rows, when the caller already has them."""
     rows = load_captions() if rows is None else rows
+    probs = score_captions(model, rows) if probs is None else probs
     y = np.array([r["branded"] for r in rows])
     kinds = np.array([r["kind"] for r in rows])
     out: dict = {"n": len(rows), "sponsored": int(y.sum()), "threshold": threshold}
-    for name, field in (("undisclosed", "undisclosed_text"), ("as_posted", "text")):
-        probs = probs_of(model.score_texts([r[field] for r in rows]))  # (N, 2)
-        p, pred = probs[:, 0], probs[:, 0] >= threshold
+    for name, field in CAPTION_FIELDS.items():
+        p, pred = probs[name][:, 0], probs[name][:, 0] >= threshold
         tp = int((pred & (y == 1)).sum())
         out[name] = {"f1": float(f1_score(y, pred)), "precision": tp / max(int(pred.sum()), 1), "recall": tp / max(int(y.sum()), 1),
                      "average_precision": float(average_precision_score(y, p)),
-                     "copyright_flagged": int((probs[:, 1] >= threshold).sum()),  # none of these posts reuses material
-                     "copyright_review_or_fail": int((probs[:, 1] >= bands[0]).sum()),
-                     "copyright_fail": int((probs[:, 1] >= bands[1]).sum()),
+                     "copyright_flagged": int((probs[name][:, 1] >= threshold).sum()),  # none of these posts reuses material
+                     "copyright_review_or_fail": int((probs[name][:, 1] >= bands[0]).sum()),
+                     "copyright_fail": int((probs[name][:, 1] >= bands[1]).sum()),
                      "per_kind": {k: {"n": int((kinds == k).sum()), "flagged": float(pred[kinds == k].mean()),
                                       "review_or_fail": float((p[kinds == k] >= bands[0]).mean()),
                                       "fail": float((p[kinds == k] >= bands[1]).mean())} for k in sorted(set(kinds))}}
@@ -363,13 +373,13 @@ def print_independent(res: dict, text_chars: int = 100) -> None:
 if __name__ == "__main__":
     import sys
 
-    from models.text.classifier import load
+    from models.text.classifier import DEFAULT_ARTIFACT, load
 
     args = dict(a.lstrip("-").split("=", 1) for a in sys.argv[1:] if "=" in a)
     if args.get("captions") == "write":  # python -m training.text.evaluate --captions=write [--artifact=DIR]: into metrics.json and card.md
         from training.text.card import write_card
 
-        folder = Path(args.get("artifact") or Path(__file__).parents[2] / "models" / "text" / "artifact")
+        folder = Path(args.get("artifact") or DEFAULT_ARTIFACT)
         metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
         metrics["captions"] = caption_metrics(load(folder))
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")

@@ -98,21 +98,18 @@ print_independent(evaluate_independent(model), text_chars=90)"""),
                  "creators' posts, half sponsored with their disclosures removed before scoring, half organic; split by "
                  "writer. The dev writers' misses are shown; the test writers' texts are never read, only scored."),
     ("code", """from sklearn.metrics import precision_recall_curve
-from training.text.evaluate import evaluate_captions, load_captions, print_captions
+from training.text.evaluate import calibration_bins, evaluate_captions, load_captions, print_captions, score_captions
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
 for split in ("dev", "test"):
     cap_rows = load_captions(split=split)
-    res = evaluate_captions(model, cap_rows)
+    cap_probs = score_captions(model, cap_rows)
+    res = evaluate_captions(model, cap_rows, probs=cap_probs)
     print(f"== {split}"); print_captions(res, text_chars=90, show_misses=split == "dev")
-    y = np.array([r["branded"] for r in cap_rows])
-    p_und = np.array([s.branded for s in model.score_texts([r["undisclosed_text"] for r in cap_rows])])
+    y, p_und = np.array([r["branded"] for r in cap_rows]), cap_probs["undisclosed"][:, 0]
     prec, rec, _ = precision_recall_curve(y, p_und)
     axes[0].plot(rec, prec, label=f"{split} (AP {res['undisclosed']['average_precision']:.3f})")
-    frac, edges = [], np.linspace(0, 1, 6)
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        k = (p_und >= lo) & (p_und < hi if hi < 1 else p_und <= hi)
-        frac.append(y[k].mean() if k.any() else np.nan)
-    axes[1].plot((edges[:-1] + edges[1:]) / 2, frac, "o-", label=split)
+    bins = calibration_bins(y, p_und, n_bins=5)["bins"]
+    axes[1].plot([b["mean_p"] for b in bins], [b["frac_pos"] for b in bins], "o-", label=split)
 axes[0].set_title("undisclosed ads vs organic: PR"); axes[0].set_xlabel("recall"); axes[0].set_ylabel("precision"); axes[0].legend()
 axes[1].plot([0, 1], [0, 1], "k--", lw=0.8); axes[1].set_title("calibration (5 bins)"); axes[1].set_xlabel("P(branded)")
 axes[1].set_ylabel("share sponsored"); axes[1].legend(); fig.tight_layout()"""),

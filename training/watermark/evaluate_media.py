@@ -230,6 +230,14 @@ def score(detector, items) -> tuple[list, float]:
     return scores, (time.perf_counter() - t0) / max(1, len(items))
 
 
+def scored(detector, items) -> dict:
+    """`summarise` of `detector`'s scores on `items`, with its time per image and the OCR passes it spent."""
+    calls0 = detector.verifier.calls if detector.verifier else 0
+    scores, sec = score(detector, items)
+    return summarise(items, scores) | {"ms_per_image": round(sec * 1e3, 1),
+                                       "ocr_calls": (detector.verifier.calls - calls0) if detector.verifier else 0}
+
+
 def summarise(items, scores) -> dict:
     y_any = np.array([it["label"] != "none" for it in items])
     p = np.array([s.probability for s in scores])
@@ -274,21 +282,14 @@ def main() -> None:
         if shipped.crop_net:
             variants += [("cnn_crop_ocr_no_anchors", load(artifact, num_threads=threads, anchors=False)), ("cnn_crop_ocr", shipped)]
         for name, det in variants:
-            calls0 = det.verifier.calls if det.verifier else 0
-            scores, sec = score(det, items)
-            results[name] = summarise(items, scores) | {
-                "ms_per_image": round(sec * 1e3, 1), "ocr_calls": (det.verifier.calls - calls0) if det.verifier else 0}
+            results[name] = scored(det, items)
             print(name, json.dumps(results[name]), flush=True)
     record = {"images": len(items), "by_kind": counts, "render_fonts": FONTS, "size": size, "seed": seed,
               "note": "production path: JPEG files -> sample_frames -> score_media_batch; thresholds on all negatives",
               "results": results}
     if photo_size:
         with tempfile.TemporaryDirectory() as tmp:
-            items = build(Path(tmp), tuple(photo_size))
-            calls0 = shipped.verifier.calls if shipped.verifier else 0
-            scores, sec = score(shipped, items)
-            record["photo_size"] = {"size": list(photo_size), **summarise(items, scores), "ms_per_image": round(sec * 1e3, 1),
-                                    "ocr_calls": (shipped.verifier.calls - calls0) if shipped.verifier else 0}
+            record["photo_size"] = {"size": list(photo_size), **scored(shipped, build(Path(tmp), tuple(photo_size)))}
             print("photo_size", json.dumps(record["photo_size"]), flush=True)
     Path(out).write_text(json.dumps(record, indent=2) + "\n")
     if card and Path(card).is_file():
