@@ -536,6 +536,26 @@ def test_caption_set_is_labelled_and_its_disclosures_come_out():
             assert not any(d in r["undisclosed_text"] for d in r["disclosure"] if len(d) > 3), r["undisclosed_text"]
 
 
+def test_written_captions_train_as_posted_and_undisclosed_and_fold_by_writer():
+    # v12: captions written whole by people join the training posts; a sponsored one also comes without its disclosures
+    from training.text.evaluate import load_captions, strip_disclosures
+    from training.text.generate import LANGS, WRITTEN_CAPTIONS, written_posts
+
+    captions = load_captions(WRITTEN_CAPTIONS)
+    assert {c.get("lang", "en") for c in captions} == set(LANGS)
+    assert not {c["writer"] for c in captions} & {c["writer"] for c in load_captions()}  # no test or dev writer trains
+    rows = written_posts(2, seed=3)
+    n_sponsored = sum(c["branded"] for c in captions)
+    assert len(rows) == 2 * len(captions) + n_sponsored and written_posts(0) == []
+    assert sum(r["branded"] for r in rows) == 3 * n_sponsored and not any(r["copyright"] for r in rows)
+    assert sum(r["undisclosed"] for r in rows) == 2 * n_sponsored  # only the copies without disclosures
+    posted = {c["text"] for c in captions}
+    undisclosed = {strip_disclosures(c["text"], c["disclosure"]) for c in captions if c["branded"]}
+    assert undisclosed <= {r["text"] for r in rows} and posted & {r["text"] for r in rows} == posted
+    assert {r["family"] for r in rows} == {f"{c.get('lang', 'en')}/written/{c['writer']}" for c in captions}
+    assert written_posts(2, seed=3) == rows  # seeded
+
+
 def test_cross_stacked_fits_stacking_and_recalibration_on_the_other_half():
     """Held-out stacking (v7): each half of the held-out ideas is stacked and recalibrated by fits on the
     other half; posts that were not routed keep their lexical probability before recalibration."""

@@ -16,6 +16,19 @@ __all__ = ["render_card", "write_card"]
 HISTORY_FILE = Path(__file__).with_name("card_history.md")
 
 
+def _written(resolved: dict, metrics: dict) -> str:
+    """The Data section's paragraph on captions written whole by people (v12), empty for artifacts trained without them."""
+    n = metrics.get("written_posts", 0)
+    if not n:
+        return ""
+    return (f"Written: {n} of the training posts come from `captions_train.jsonl` (`generate.written_posts`, {resolved['written_copies']} "
+            "copies of each caption, sponsored ones once as posted and otherwise with their disclosures removed): captions written "
+            f"whole, in the style of real creators' posts, by {metrics.get('written_writers', '?')} writers (four English, one each for fr, "
+            "de, es, pt; about 60 sponsored and 60 organic each) who saw neither the bank nor any evaluation set. The English "
+            "caption test's writers are other people; captions sharing 40 % of their word 4-grams with a caption of the test, "
+            "dev or independent sets were dropped (5 of 960) (history, v12).\n")
+
+
 def render_card(cfg: TextConfig, resolved: dict, metrics: dict, command: str, seconds: float) -> str:
     b, c = metrics["heads"]["branded"], metrics["heads"]["copyright"]
     lo = metrics["lexical_only"]
@@ -94,7 +107,7 @@ stage is unsure about, it gains on both (table "How the stages are combined").
 Licence of the base: all-MiniLM-L6-v2 is Apache-2.0 (sentence-transformers); the wheel's packaging code is MIT.
 
 ## Data
-Synthetic only (`training/text/generate.py`, phrase bank `phrases.yaml`): {resolved['n_train']} train
+{_written(resolved, metrics)}Synthetic (`training/text/generate.py`, phrase bank `phrases.yaml`): {resolved['n_train']} train
 ({metrics.get('ctx_train_posts', 0)} of them, a seeded subset, fine-tune the contextual stage),
 {resolved['n_val']} held-out posts, balanced over en/fr/es/pt/de, with hard negatives (organic brand mentions,
 "not sponsored", "ad" in other senses, talk about ads/copyright, discount stories, own newsletter links,

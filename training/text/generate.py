@@ -39,7 +39,7 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["LANGS", "CATEGORIES", "generate", "load_bank", "shared_phrasings"]
+__all__ = ["LANGS", "CATEGORIES", "generate", "load_bank", "shared_phrasings", "written_posts"]
 
 LANGS = ("en", "fr", "es", "pt", "de")
 BRANDED = ("disclosed", "pitch", "affiliate", "thanks", "giveaway")
@@ -59,6 +59,11 @@ EVERYDAY_P = 0.7  # share of filler sentences drawn from the bank's `everyday` l
 STORY_P = {"plain": 0.35, "other": 0.15}  # share of posts (plain / any other category, not short) with one long story
 STORY_MAX_CHARS = 1100  # a post with a story may run to about this length (real captions reach 2,200 characters)
 SLOT = re.compile(r"\{(\w+)\}")
+# Captions written whole by people, not composed from the bank (v12): eight writers (four English, one each for fr, de,
+# es, pt) who saw neither the bank nor the evaluation sets, each 60 sponsored (disclosures marked) and 60 organic, in the
+# style of real creators' posts. Composed posts cannot teach what an unmarked sponsored caption reads like next to an
+# organic one that names brands too; these can. English test writers (`captions_en.jsonl`) are other people.
+WRITTEN_CAPTIONS = Path(__file__).with_name("captions_train.jsonl")
 
 
 def load_bank(path: str | Path | None = None) -> dict:
@@ -267,6 +272,26 @@ def generate(n: int, split: str = "train", seed: int = 0, bank: dict | None = No
     rng = random.Random(f"{seed}-{split}")
     names = NameFill(name_split or split, invented_names if split == "train" else 0.0)
     return [generate_one(rng, bank, split, LANGS[i % len(LANGS)], names) for i in range(n)]
+
+
+def written_posts(copies: int, seed: int = 0, path: str | Path = WRITTEN_CAPTIONS) -> list[dict]:
+    """Training rows (generate()'s fields) from the written captions: each organic caption `copies` times, each sponsored
+    one once as posted and `copies` times with its disclosures removed (an undisclosed ad). Copies after the first carry
+    a typo, so that no caption is seen verbatim `copies` times. `family` is "<lang>/written/<writer>": out-of-fold
+    folds split by writer. copies=0 gives no rows."""
+    from training.text.evaluate import load_captions
+
+    rng = random.Random(f"{seed}-written")
+    rows = []
+    for cap in load_captions(path) if copies else []:
+        lang, sponsored = cap.get("lang", "en"), cap["branded"]
+        texts = [cap["text"]] + [cap["undisclosed_text"]] * copies if sponsored else [cap["text"]] * copies
+        for k, text in enumerate(texts):
+            text = _typo(rng, text) if k > int(sponsored) else text
+            rows.append({"text": text, "lang": lang, "branded": sponsored, "copyright": 0, "category": "written",
+                         "family": f"{lang}/written/{cap['writer']}", "undisclosed": int(sponsored and text != cap["text"]),
+                         "split": "train"})
+    return rows
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from training.configurator import apply_overrides, git_commit
 from training.text.card import render_card, write_card
 from training.text.evaluate import (HEADS, caption_metrics, cross_recalibrated, cross_stacked, evaluate, evaluate_independent,
                                     fit_recalibration, fit_stack, plot_all, probs_of)
-from training.text.generate import generate, load_bank
+from training.text.generate import generate, load_bank, written_posts
 
 # -----------------------------------------------------------------------------
 # config: defaults, overridable as --key=value (same type as the default)
@@ -50,6 +50,9 @@ n_train = 40000  # synthetic training posts (8000 per language)
 # share of a training post's name slots filled with made-up names (generate.py). v10: 0.5 against v9's 0.0 (the short
 # name lists) raised held-out copyright F1 0.843 -> 0.866 and the independent set's 0.879 -> 0.892 (card history)
 invented_names = 0.5
+# copies of each caption written whole by people (generate.written_posts, captions_train.jsonl) among the n_train training
+# posts, in place of composed ones; 0 trains on composed posts only (v11 and before)
+written_copies = 3
 n_val = 10000  # held-out posts: unseen phrase families and names (2000 per language)
 folds = 4  # GroupKFold folds (by phrase family) for the out-of-fold calibration logits
 char_ngram_min = 2
@@ -284,10 +287,11 @@ def main() -> None:
         patterns = yaml.safe_load(f)
     # data: train and held-out splits share no phrase family and no slot name
     bank = load_bank()
-    train_rows = generate(n_train, "train", seed, bank, invented_names)
+    written = written_posts(written_copies, seed)
+    train_rows = generate(n_train - len(written), "train", seed, bank, invented_names) + written
     val_rows = generate(n_val, "val", seed, bank)
     val_texts = [r["text"] for r in val_rows]
-    log(f"data: {len(train_rows)} train, {len(val_rows)} val")
+    log(f"data: {len(train_rows)} train ({len(written)} of them written captions), {len(val_rows)} val")
     # lexical stage
     lex_cfg = TextConfig(**{**cfg.__dict__, "contextual": False})
     lexical, _ = _train(lex_cfg, patterns, train_rows, log)
@@ -333,7 +337,8 @@ def main() -> None:
                     "lexical_only": _f1_summary(lex_metrics) | {"en_undisclosed_branded_f1": lex_metrics["en_undisclosed_branded_f1"]},
                     "before_recalibration": _f1_summary(before),
                     "recalibration": model.weights["recalibration"].tolist(),
-                    "alternatives": alternatives, "stack": model.stack.tolist() if model.stack is not None else None, **extra})
+                    "alternatives": alternatives, "written_posts": len(written),
+                    "written_writers": len({r["family"] for r in written}), "stack": model.stack.tolist() if model.stack is not None else None, **extra})
     metrics["independent"] = evaluate_independent(model)
     metrics["captions"] = caption_metrics(model)
     log(f"caption test (English, disclosures removed) F1 {metrics['captions']['test']['undisclosed']['f1']:.4f}")
