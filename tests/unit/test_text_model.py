@@ -525,10 +525,14 @@ def test_strip_disclosures_removes_whole_tags_only():
 
 def test_caption_set_is_labelled_and_its_disclosures_come_out():
     # the English undisclosed-ad test (card): sponsored captions lose every disclosure, organic ones have none
-    from training.text.evaluate import load_captions
+    from training.text.evaluate import INTL_CAPTION_SET, load_captions
 
     rows = load_captions()
     assert {(r["split"], r["label"]) for r in rows} == {(s, lab) for s in ("dev", "test") for lab in ("sponsored", "organic")}
+    intl = load_captions(INTL_CAPTION_SET)  # the same test in four more languages, other writers
+    assert {(r["lang"], r["split"], r["label"]) for r in intl} == {(lg, "test", lab) for lg in ("fr", "de", "es", "pt") for lab in ("sponsored", "organic")}
+    assert not {r["writer"] for r in intl} & {r["writer"] for r in rows}
+    rows += intl
     assert all(d in r["text"] for r in rows for d in r["disclosure"])
     assert not any(r["disclosure"] for r in rows if r["label"] == "organic")
     for r in rows:

@@ -258,7 +258,14 @@ def captions_section(res: dict | None) -> str:
     per_kind = "\n".join(
         f"| {k} | " + " | ".join(f"{r['undisclosed']['per_kind'][k]['flagged']:.2f} / {r['undisclosed']['per_kind'][k]['fail']:.2f}"
                                  for r in res.values()) + " |" for k in kinds)
-    return f"""## Undisclosed-ad test (English captions)
+    intl = res.get("test_intl")
+    intl_text = "" if not intl else (
+        f"\n`training/text/captions_intl.jsonl` (split **test_intl**): the same test in French, German, Spanish and Brazilian "
+        f"Portuguese, {intl['n']} captions by four more writers (one per language, niches gaming, home, pets, tech, wellness, "
+        "finance), written on 2026-11-28 after the training captions' writers and apart from them; only scored, never read. "
+        "Undisclosed F1 per language: " + ", ".join(f"{lg} {f:.3f}" for lg, f in intl["undisclosed"]["per_language"].items())
+        + ". `python -m training.text.evaluate --captions=intl`.\n")
+    return f"""## Undisclosed-ad test (written captions)
 `training/text/captions_en.jsonl`: 480 English captions in the style of real creators' posts (beauty, fashion, fitness, food,
 travel, home, tech, gaming, finance, parenting, pets, wellness), written on 2026-11-28 by four writers who saw neither
 the phrase bank nor `patterns.yaml` nor each other's work: per writer 60 sponsored captions, each with its disclosures
@@ -267,7 +274,7 @@ on real captions removes them, and 60 organic ones (half of them mentioning bran
 launch the creator's own small business). Split by writer: **dev** (writers 1-2) was read to find what the model gets
 wrong and steered the bank's round 6; **test** (writers 3-4) is only scored, never read. Not real captions: they stand
 in for the issue's real-caption test, which cannot be run here. `python -m training.text.evaluate --captions=dev|test`.
-
+{intl_text}
 | split | F1 (P(branded) >= 0.5) | precision / recall | AP | F1 as posted (disclosures kept) | flagged as copyright (none is) |
 |---|---|---|---|---|---|
 {rows}

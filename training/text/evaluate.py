@@ -12,6 +12,7 @@ Used by train.py; also importable from notebooks/text.ipynb. Three held-out sets
     python -m training.text.evaluate            # independent set: per-language F1 and the misses
     python -m training.text.evaluate --captions=dev     # undisclosed-ad F1 on the dev writers, with the misses
     python -m training.text.evaluate --captions=test    # the same on the test writers, numbers only
+    python -m training.text.evaluate --captions=intl    # the same test in fr, de, es, pt (captions_intl.jsonl), numbers only
     python -m training.text.evaluate --captions=write   # both into the artifact's metrics.json and card.md
     python -m training.text.evaluate --heldout_bank=OLD.yaml [--artifact=DIR]   # F1 on another bank's held-out split
     python -m training.text.evaluate --heldout_bank=BANK.yaml --names=train     # held-out families, training names
@@ -34,6 +35,8 @@ __all__ = ["calibration_bins", "caption_metrics", "cross_recalibrated", "cross_s
 HEADS = ("branded", "copyright")
 INDEPENDENT_SET = Path(__file__).with_name("independent_posts.jsonl")
 CAPTION_SET = Path(__file__).with_name("captions_en.jsonl")
+# the same test in fr, de, es and pt: 480 captions by four other writers (one per language), split "test", never read
+INTL_CAPTION_SET = Path(__file__).with_name("captions_intl.jsonl")
 
 
 def probs_of(scores) -> np.ndarray:
@@ -300,7 +303,7 @@ def score_captions(model, rows: list[dict]) -> dict[str, np.ndarray]:
 
 def evaluate_captions(model, rows: list[dict] | None = None, threshold: float = 0.5,
                       bands: tuple[float, float] = (0.3, 0.9), probs: dict[str, np.ndarray] | None = None) -> dict:
-    """The undisclosed-ad test on the English caption set: P(branded) of every sponsored caption with its disclosures
+    """The undisclosed-ad test on caption rows (default: the English set): P(branded) of every sponsored caption with its disclosures
     removed against every organic one (F1, precision, recall at `threshold`, average precision), the same with the
     disclosures left in, what the policy's (review_at, fail_at) `bands` do to each kind, and the misses.
     probs: `score_captions` of these rows, when the caller already has them."""
@@ -308,6 +311,7 @@ def evaluate_captions(model, rows: list[dict] | None = None, threshold: float = 
     probs = score_captions(model, rows) if probs is None else probs
     y = np.array([r["branded"] for r in rows])
     kinds = np.array([r["kind"] for r in rows])
+    langs = np.array([r.get("lang", "en") for r in rows])
     out: dict = {"n": len(rows), "sponsored": int(y.sum()), "threshold": threshold}
     for name, field in CAPTION_FIELDS.items():
         p, pred = probs[name][:, 0], probs[name][:, 0] >= threshold
@@ -319,7 +323,8 @@ def evaluate_captions(model, rows: list[dict] | None = None, threshold: float = 
                      "copyright_fail": int((probs[name][:, 1] >= bands[1]).sum()),
                      "per_kind": {k: {"n": int((kinds == k).sum()), "flagged": float(pred[kinds == k].mean()),
                                       "review_or_fail": float((p[kinds == k] >= bands[0]).mean()),
-                                      "fail": float((p[kinds == k] >= bands[1]).mean())} for k in sorted(set(kinds))}}
+                                      "fail": float((p[kinds == k] >= bands[1]).mean())} for k in sorted(set(kinds))},
+                     "per_language": {lg: float(f1_score(y[langs == lg], pred[langs == lg])) for lg in sorted(set(langs))}}
         if name == "undisclosed":
             out["errors"] = [{"label": r["label"], "kind": r["kind"], "p_branded": round(float(q), 3), "text": r[field][:160]}
                              for r, q, hit in zip(rows, p, pred) if hit != bool(r["branded"])]
@@ -327,10 +332,18 @@ def evaluate_captions(model, rows: list[dict] | None = None, threshold: float = 
 
 
 def caption_metrics(model) -> dict:
-    """`evaluate_captions` on each split of the caption set, as metrics.json keeps it: the test split without its
-    misses' texts (nobody reads them, so that it stays a test)."""
+    """`evaluate_captions` on each split of the caption set, and on the fr/de/es/pt one as "test_intl", as metrics.json
+    keeps them: the test splits without their misses' texts (nobody reads them, so that they stay tests)."""
     dev, test = (evaluate_captions(model, load_captions(split=s)) for s in ("dev", "test"))
-    return {"dev": dev, "test": {k: v for k, v in test.items() if k != "errors"} | {"n_errors": len(test["errors"])}}
+    out = {"dev": dev, "test": _unread(test)}
+    if INTL_CAPTION_SET.is_file():
+        out["test_intl"] = _unread(evaluate_captions(model, load_captions(INTL_CAPTION_SET)))
+    return out
+
+
+def _unread(res: dict) -> dict:
+    """A test split's `evaluate_captions` results without its misses' texts."""
+    return {k: v for k, v in res.items() if k != "errors"} | {"n_errors": len(res["errors"])}
 
 
 def print_captions(res: dict, text_chars: int = 110, show_misses: bool = True) -> None:
@@ -341,6 +354,8 @@ def print_captions(res: dict, text_chars: int = 110, show_misses: bool = True) -
         print(f"{name}: F1 {v['f1']:.3f} (P {v['precision']:.3f}, R {v['recall']:.3f}, AP {v['average_precision']:.3f}); "
               f"copyright flagged {v['copyright_flagged']} of {res['n']} "
               f"(review or fail {v['copyright_review_or_fail']}, fail {v['copyright_fail']})")
+    if len(res["undisclosed"]["per_language"]) > 1:
+        print("  undisclosed F1 per language: " + ", ".join(f"{lg} {f:.3f}" for lg, f in res["undisclosed"]["per_language"].items()))
     for k, v in res["undisclosed"]["per_kind"].items():
         print(f"  {k:<14} n={v['n']:<4} flagged {v['flagged']:.2f}  review or fail {v['review_or_fail']:.2f}  fail {v['fail']:.2f}")
     print(f"{len(res['errors'])} misses at {res['threshold']} (disclosures removed)" + (":" if show_misses else ""))
@@ -385,8 +400,9 @@ if __name__ == "__main__":
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {write_card(folder)}")
     elif "captions" in args:  # python -m training.text.evaluate --captions=test|dev [--artifact=DIR]: the undisclosed-ad test
-        split = args["captions"]
-        print_captions(evaluate_captions(load(args.get("artifact")), load_captions(split=split)), show_misses=split != "test")
+        split = args["captions"]  # intl: the fr/de/es/pt test, numbers only
+        rows = load_captions(INTL_CAPTION_SET) if split == "intl" else load_captions(split=split)
+        print_captions(evaluate_captions(load(args.get("artifact")), rows), show_misses=split == "dev")
     elif "heldout_bank" in args:  # python -m training.text.evaluate --heldout_bank=old_phrases.yaml [--artifact=DIR] [--names=train]
         print(json.dumps(heldout_f1(load(args.get("artifact")), args["heldout_bank"], name_split=args.get("names")), indent=1))
     else:
