@@ -107,8 +107,8 @@ stage is unsure about, it gains on both (table "How the stages are combined").
 Licence of the base: all-MiniLM-L6-v2 is Apache-2.0 (sentence-transformers); the wheel's packaging code is MIT.
 
 ## Data
-{_written(resolved, metrics)}Synthetic (`training/text/generate.py`, phrase bank `phrases.yaml`): {resolved['n_train']} train
-({metrics.get('ctx_train_posts', 0)} of them, a seeded subset, fine-tune the contextual stage),
+{_written(resolved, metrics)}Composed (`training/text/generate.py`, phrase bank `phrases.yaml`): {resolved['n_train'] - metrics.get('written_posts', 0)} train
+(with the written ones, {metrics.get('ctx_train_posts', 0)} posts fine-tune the contextual stage),
 {resolved['n_val']} held-out posts, balanced over en/fr/es/pt/de, with hard negatives (organic brand mentions,
 "not sponsored", "ad" in other senses, talk about ads/copyright, discount stories, own newsletter links,
 own copyright notices). Held out: every phrase family with index % 4 == 3 per (language, category),

@@ -46,7 +46,7 @@ from training.text.generate import generate, load_bank, written_posts
 # -----------------------------------------------------------------------------
 # config: defaults, overridable as --key=value (same type as the default)
 seed = 1337  # data and model seed
-n_train = 40000  # synthetic training posts (8000 per language)
+n_train = 40000  # training posts (8000 per language), the written captions' copies included
 # share of a training post's name slots filled with made-up names (generate.py). v10: 0.5 against v9's 0.0 (the short
 # name lists) raised held-out copyright F1 0.843 -> 0.866 and the independent set's 0.879 -> 0.892 (card history)
 invented_names = 0.5
