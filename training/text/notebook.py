@@ -94,14 +94,15 @@ fig.tight_layout()"""),
                  "language, written apart from the phrase bank and the patterns; never trained or tuned on."),
     ("code", """from training.text.evaluate import evaluate_independent, print_independent
 print_independent(evaluate_independent(model), text_chars=90)"""),
-    ("markdown", "## Undisclosed-ad test (`training/text/captions_en.jsonl`)\n480 English captions in the style of real "
-                 "creators' posts, half sponsored with their disclosures removed before scoring, half organic; split by "
-                 "writer. The dev writers' misses are shown; the test writers' texts are never read, only scored."),
+    ("markdown", "## Undisclosed-ad test (`training/text/captions_en.jsonl`, `captions_intl.jsonl`)\n480 English captions in "
+                 "the style of real creators' posts, half sponsored with their disclosures removed before scoring, half organic; "
+                 "split by writer. The dev writers' misses are shown; the test writers' texts are never read, only scored. "
+                 "`test_intl`: the same test in fr, de, es and pt, 480 captions by four other writers, only scored."),
     ("code", """from sklearn.metrics import precision_recall_curve
-from training.text.evaluate import calibration_bins, evaluate_captions, load_captions, print_captions, score_captions
+from training.text.evaluate import INTL_CAPTION_SET, calibration_bins, evaluate_captions, load_captions, print_captions, score_captions
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-for split in ("dev", "test"):
-    cap_rows = load_captions(split=split)
+for split in ("dev", "test", "test_intl"):
+    cap_rows = load_captions(INTL_CAPTION_SET) if split == "test_intl" else load_captions(split=split)
     cap_probs = score_captions(model, cap_rows)
     res = evaluate_captions(model, cap_rows, probs=cap_probs)
     print(f"== {split}"); print_captions(res, text_chars=90, show_misses=split == "dev")
