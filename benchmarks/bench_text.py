@@ -110,9 +110,9 @@ def _posts(n: int) -> list[str]:
     if posts == "heldout":
         return [r["text"] for r in generate(n, "val", seed)]
     if posts == "captions":
-        from training.text.evaluate import INTL_CAPTION_SET, load_captions
+        from training.text.evaluate import CAPTION_SPLITS, caption_rows
 
-        captions = [r["text"] for r in load_captions() + load_captions(INTL_CAPTION_SET)]
+        captions = [r["text"] for split in CAPTION_SPLITS for r in caption_rows(split)]
         return [captions[i % len(captions)] for i in range(n)]
     raise ValueError(f"--posts: expected 'heldout' or 'captions', got {posts!r}")
 

@@ -264,7 +264,7 @@ def captions_section(res: dict | None) -> str:
         f"Portuguese, {intl['n']} captions by four more writers (one per language, niches gaming, home, pets, tech, wellness, "
         "finance), written on 2026-11-28 after the training captions' writers and apart from them; only scored, never read. "
         "Undisclosed F1 per language: " + ", ".join(f"{lg} {f:.3f}" for lg, f in intl["undisclosed"]["per_language"].items())
-        + ". `python -m training.text.evaluate --captions=intl`.\n")
+        + ". `python -m training.text.evaluate --captions=test_intl`.\n")
     return f"""## Undisclosed-ad test (written captions)
 `training/text/captions_en.jsonl`: 480 English captions in the style of real creators' posts (beauty, fashion, fitness, food,
 travel, home, tech, gaming, finance, parenting, pets, wellness), written on 2026-11-28 by four writers who saw neither

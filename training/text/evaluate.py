@@ -12,7 +12,7 @@ Used by train.py; also importable from notebooks/text.ipynb. Three held-out sets
     python -m training.text.evaluate            # independent set: per-language F1 and the misses
     python -m training.text.evaluate --captions=dev     # undisclosed-ad F1 on the dev writers, with the misses
     python -m training.text.evaluate --captions=test    # the same on the test writers, numbers only
-    python -m training.text.evaluate --captions=intl    # the same test in fr, de, es, pt (captions_intl.jsonl), numbers only
+    python -m training.text.evaluate --captions=test_intl   # the same test in fr, de, es, pt (captions_intl.jsonl), numbers only
     python -m training.text.evaluate --captions=write   # both into the artifact's metrics.json and card.md
     python -m training.text.evaluate --heldout_bank=OLD.yaml [--artifact=DIR]   # F1 on another bank's held-out split
     python -m training.text.evaluate --heldout_bank=BANK.yaml --names=train     # held-out families, training names
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score, confusion_matrix, f1_score, precision_recall_curve
 
-__all__ = ["calibration_bins", "caption_metrics", "cross_recalibrated", "cross_stacked", "evaluate", "evaluate_captions",
+__all__ = ["calibration_bins", "caption_metrics", "caption_rows", "cross_recalibrated", "cross_stacked", "evaluate", "evaluate_captions",
            "evaluate_independent", "fit_recalibration", "fit_stack", "heldout_f1", "heldout_probs", "idea_halves", "load_captions",
            "load_independent", "plot_all", "print_captions", "print_independent", "probs_of", "score_captions",
            "strip_disclosures", "thresholds"]
@@ -37,6 +37,8 @@ INDEPENDENT_SET = Path(__file__).with_name("independent_posts.jsonl")
 CAPTION_SET = Path(__file__).with_name("captions_en.jsonl")
 # the same test in fr, de, es and pt: 480 captions by four other writers (one per language), split "test", never read
 INTL_CAPTION_SET = Path(__file__).with_name("captions_intl.jsonl")
+# the caption test's splits: (file, its split) per name; dev is read, the test splits are only scored
+CAPTION_SPLITS = {"dev": (CAPTION_SET, "dev"), "test": (CAPTION_SET, "test"), "test_intl": (INTL_CAPTION_SET, "test")}
 
 
 def probs_of(scores) -> np.ndarray:
@@ -293,6 +295,14 @@ def load_captions(path: str | Path = CAPTION_SET, split: str | None = None) -> l
     return rows
 
 
+def caption_rows(split: str) -> list[dict]:
+    """`load_captions` rows of one CAPTION_SPLITS split: "dev", "test" (English) or "test_intl" (fr, de, es, pt)."""
+    if split not in CAPTION_SPLITS:
+        raise ValueError(f"caption split: expected one of {list(CAPTION_SPLITS)}, got {split!r}")
+    path, name = CAPTION_SPLITS[split]
+    return load_captions(path, name)
+
+
 CAPTION_FIELDS = {"undisclosed": "undisclosed_text", "as_posted": "text"}  # what is scored: disclosures removed, or kept
 
 
@@ -334,11 +344,8 @@ def evaluate_captions(model, rows: list[dict] | None = None, threshold: float = 
 def caption_metrics(model) -> dict:
     """`evaluate_captions` on each split of the caption set, and on the fr/de/es/pt one as "test_intl", as metrics.json
     keeps them: the test splits without their misses' texts (nobody reads them, so that they stay tests)."""
-    dev, test = (evaluate_captions(model, load_captions(split=s)) for s in ("dev", "test"))
-    out = {"dev": dev, "test": _unread(test)}
-    if INTL_CAPTION_SET.is_file():
-        out["test_intl"] = _unread(evaluate_captions(model, load_captions(INTL_CAPTION_SET)))
-    return out
+    out = {split: evaluate_captions(model, caption_rows(split)) for split in CAPTION_SPLITS}
+    return {split: res if split == "dev" else _unread(res) for split, res in out.items()}
 
 
 def _unread(res: dict) -> dict:
@@ -399,10 +406,9 @@ if __name__ == "__main__":
         metrics["captions"] = caption_metrics(load(folder))
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {write_card(folder)}")
-    elif "captions" in args:  # python -m training.text.evaluate --captions=test|dev [--artifact=DIR]: the undisclosed-ad test
-        split = args["captions"]  # intl: the fr/de/es/pt test, numbers only
-        rows = load_captions(INTL_CAPTION_SET) if split == "intl" else load_captions(split=split)
-        print_captions(evaluate_captions(load(args.get("artifact")), rows), show_misses=split == "dev")
+    elif "captions" in args:  # python -m training.text.evaluate --captions=dev|test|test_intl [--artifact=DIR]: the undisclosed-ad test
+        split = args["captions"]  # dev | test | test_intl (the fr/de/es/pt test); only dev shows its misses
+        print_captions(evaluate_captions(load(args.get("artifact")), caption_rows(split)), show_misses=split == "dev")
     elif "heldout_bank" in args:  # python -m training.text.evaluate --heldout_bank=old_phrases.yaml [--artifact=DIR] [--names=train]
         print(json.dumps(heldout_f1(load(args.get("artifact")), args["heldout_bank"], name_split=args.get("names")), indent=1))
     else:

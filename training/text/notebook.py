@@ -99,10 +99,10 @@ print_independent(evaluate_independent(model), text_chars=90)"""),
                  "split by writer. The dev writers' misses are shown; the test writers' texts are never read, only scored. "
                  "`test_intl`: the same test in fr, de, es and pt, 480 captions by four other writers, only scored."),
     ("code", """from sklearn.metrics import precision_recall_curve
-from training.text.evaluate import INTL_CAPTION_SET, calibration_bins, evaluate_captions, load_captions, print_captions, score_captions
+from training.text.evaluate import CAPTION_SPLITS, calibration_bins, caption_rows, evaluate_captions, print_captions, score_captions
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-for split in ("dev", "test", "test_intl"):
-    cap_rows = load_captions(INTL_CAPTION_SET) if split == "test_intl" else load_captions(split=split)
+for split in CAPTION_SPLITS:
+    cap_rows = caption_rows(split)
     cap_probs = score_captions(model, cap_rows)
     res = evaluate_captions(model, cap_rows, probs=cap_probs)
     print(f"== {split}"); print_captions(res, text_chars=90, show_misses=split == "dev")
