@@ -560,6 +560,37 @@ def test_written_captions_train_as_posted_and_undisclosed_and_fold_by_writer():
     assert written_posts(2, seed=3) == rows  # seeded
 
 
+def test_written_reuse_captions_train_copyright_only_and_their_test_writers_never_train():
+    # v13: copyright captions written whole (reuse of others' material against the creator's own); test writers apart
+    from training.text.evaluate import REUSE_SETS, load_reuse
+    from training.text.generate import LANGS, written_reuse_posts
+
+    train, test = load_reuse(REUSE_SETS["train"]), load_reuse(REUSE_SETS["test"])
+    for rows in (train, test):
+        assert {(r["lang"], r["label"]) for r in rows} == {(lg, lab) for lg in LANGS for lab in ("reuse", "original")}
+        assert {r["copyright"] for r in rows if r["label"] == "reuse"} == {1} and not any(r["branded"] for r in rows)
+    assert not {r["writer"] for r in train} & {r["writer"] for r in test}
+    assert not {r["text"] for r in train} & {r["text"] for r in test}
+    rows = written_reuse_posts(2, seed=3)
+    assert len(rows) == 2 * len(train) and written_reuse_posts(0) == []
+    assert sum(r["copyright"] for r in rows) == 2 * sum(r["copyright"] for r in train) and not any(r["branded"] for r in rows)
+    assert {r["text"] for r in train} <= {r["text"] for r in rows}  # the first copy as written, the second with a typo
+    assert {r["family"] for r in rows} == {f"{r['lang']}/written_reuse/{r['writer']}" for r in train}
+    assert written_reuse_posts(2, seed=3) == rows  # seeded
+
+
+def test_photographer_credit_on_own_shoot_is_not_reupload_evidence():
+    # v13: "📸 @x" credits the creator's own photographer; reupload credits ("🎥 @x", "via @x") still fire
+    from models.text.evidence import SpanExtractor
+
+    spans = SpanExtractor.from_file(PATTERNS_FILE).spans
+    assert not [s for s in spans("city girl era 🏙️ 📸 @theotakesphotos") if s["check"] == "no_copyrighted_content"]
+    assert not [s for s in spans("new cut, shot by @lena.photo ✂️") if s["check"] == "no_copyrighted_content"]
+    for text, credit in (("this dog 😂 🎥 @doggo.daily", "🎥 @doggo.daily"), ("crazy save 🧤 via @footyclips", "via @footyclips")):
+        hits = [s for s in spans(text) if s["label"] == "reupload_credit"]
+        assert [s["text"] for s in hits] == [credit] and text[hits[0]["start"]:hits[0]["end"]] == credit
+
+
 def test_cross_stacked_fits_stacking_and_recalibration_on_the_other_half():
     """Held-out stacking (v7): each half of the held-out ideas is stacked and recalibrated by fits on the
     other half; posts that were not routed keep their lexical probability before recalibration."""

@@ -17,17 +17,23 @@ HISTORY_FILE = Path(__file__).with_name("card_history.md")
 
 
 def _written(resolved: dict, metrics: dict) -> str:
-    """The Data section's paragraph on captions written whole by people (v12), empty for artifacts trained without them."""
+    """The Data section's paragraph on captions written whole by people (v12; copyright ones v13), empty for artifacts
+    trained without them."""
     n = metrics.get("written_posts", 0)
     if not n:
         return ""
-    return (f"Written: {n} of the training posts come from `captions_train.jsonl` (`generate.written_posts`, {resolved['written_copies']} "
-            "copies of each caption, sponsored ones once as posted and otherwise with their disclosures removed): captions written "
-            f"whole, in the style of real creators' posts, by {metrics.get('written_writers', '?')} writers (four English, one each for fr, "
-            "de, es, pt; about 60 sponsored and 60 organic each) who saw neither the bank nor any evaluation set. The English "
-            "caption test's writers are other people; captions sharing 40 % of their word 4-grams with a caption of the test, "
-            "dev or independent sets were dropped (5 of 960) (history, v12).\n")
-
+    n_reuse = metrics.get("written_reuse_posts", 0)
+    reuse = "" if not n_reuse else (
+        f" {n_reuse} more come from `captions_reuse_train.jsonl` (`generate.written_reuse_posts`, {resolved.get('reuse_copies')} "
+        "copies each): captions written whole by five more writers (one per language, 60 each that reuse others' material, "
+        "credited or not, and 60 whose material is the creator's own: photographer credits on their own shoot, own work, talk "
+        "about films and matches, everyday posts) (history, v13).")
+    return (f"Written: {n - n_reuse} of the training posts come from `captions_train.jsonl` (`generate.written_posts`, "
+            f"{resolved['written_copies']} copies of each caption, sponsored ones once as posted and otherwise with their "
+            "disclosures removed): captions written whole, in the style of real creators' posts, by writers who saw neither the "
+            "bank nor any evaluation set (about 60 sponsored and 60 organic each; six English, two each for fr, de, es, pt since "
+            "v13, one each in v12). The caption tests' writers are other people; captions sharing 40 % of their word 4-grams with "
+            f"a caption of a test, dev or independent set were dropped (history, v12, v13).{reuse}\n")
 
 def render_card(cfg: TextConfig, resolved: dict, metrics: dict, command: str, seconds: float) -> str:
     b, c = metrics["heads"]["branded"], metrics["heads"]["copyright"]
@@ -156,6 +162,7 @@ fail_at: lowest threshold with precision >= 0.98; review_at: highest threshold w
 {history_section()}
 {independent_section(metrics.get("independent"))}
 {captions_section(metrics.get("captions"))}
+{reuse_section(metrics.get("reuse"))}
 ## Speed
 See `benchmarks/results/text.json` (`python benchmarks/bench_text.py`): posts/s batched for the whole
 text stage and p50 single-post latency on 1 thread, with the lexical stage alone in the same process, and
@@ -286,6 +293,27 @@ Share flagged at 0.5 / failing at the policy's fail_at (0.9), disclosures remove
 {per_kind}
 """
 
+
+def reuse_section(res: dict | None) -> str:
+    """The card section for the copyright test (`evaluate.reuse_metrics`), "" for artifacts measured before it."""
+    if not res:
+        return ""
+    t = res["test"]
+    kinds = "\n".join(f"| {k} | {v['n']} | {v['flagged']:.2f} | {v['review_or_fail']:.2f} | {v['fail']:.2f} |" for k, v in t["per_kind"].items())
+    return f"""## Copyright test (written captions)
+`training/text/captions_reuse_test.jsonl`: {t['n']} captions in en, fr, de, es, pt ({t['reuse']} reuse others' material: credited,
+disclaimed, full episodes or implicit clips; the others show the creator's own material: photographer credits on their own
+shoot, own work, talk about films and matches, everyday posts), by five writers (one per language, topics apart from the
+training writers') who saw neither the bank, nor the patterns, nor the training captions; only scored, never read.
+`python -m training.text.evaluate --reuse=test`.
+
+Copyright F1 at 0.5: **{t['f1']:.3f}** (precision {t['precision']:.3f}, recall {t['recall']:.3f}, AP {t['average_precision']:.3f});
+per language {", ".join(f"{lg} {f:.3f}" for lg, f in t["per_language"].items())}; flagged as branded (none is): {t['branded_flagged']}.
+
+| kind | n | flagged at 0.5 | review or fail (>= 0.3) | fail (>= 0.9) |
+|---|---|---|---|---|
+{kinds}
+"""
 
 def independent_section(res: dict | None) -> str:
     """The card section for `evaluate_independent` results ("" when the set was not scored)."""

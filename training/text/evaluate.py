@@ -14,6 +14,7 @@ Used by train.py; also importable from notebooks/text.ipynb. Three held-out sets
     python -m training.text.evaluate --captions=test    # the same on the test writers, numbers only
     python -m training.text.evaluate --captions=test_intl   # the same test in fr, de, es, pt (captions_intl.jsonl), numbers only
     python -m training.text.evaluate --captions=write   # both into the artifact's metrics.json and card.md
+    python -m training.text.evaluate --reuse=test      # the copyright test: written captions that reuse material or not
     python -m training.text.evaluate --heldout_bank=OLD.yaml [--artifact=DIR]   # F1 on another bank's held-out split
     python -m training.text.evaluate --heldout_bank=BANK.yaml --names=train     # held-out families, training names
 """
@@ -28,8 +29,9 @@ import numpy as np
 from sklearn.metrics import average_precision_score, confusion_matrix, f1_score, precision_recall_curve
 
 __all__ = ["calibration_bins", "caption_metrics", "caption_rows", "cross_recalibrated", "cross_stacked", "evaluate", "evaluate_captions",
-           "evaluate_independent", "fit_recalibration", "fit_stack", "heldout_f1", "heldout_probs", "idea_halves", "load_captions",
-           "load_independent", "plot_all", "print_captions", "print_independent", "probs_of", "score_captions",
+           "evaluate_independent", "evaluate_reuse", "fit_recalibration", "fit_stack", "heldout_f1", "heldout_probs", "idea_halves", "load_captions",
+           "load_independent", "load_reuse", "plot_all", "print_captions", "print_independent", "print_reuse", "probs_of",
+           "reuse_metrics", "score_captions",
            "strip_disclosures", "thresholds"]
 
 HEADS = ("branded", "copyright")
@@ -39,6 +41,11 @@ CAPTION_SET = Path(__file__).with_name("captions_en.jsonl")
 INTL_CAPTION_SET = Path(__file__).with_name("captions_intl.jsonl")
 # the caption test's splits: (file, its split) per name; dev is read, the test splits are only scored
 CAPTION_SPLITS = {"dev": (CAPTION_SET, "dev"), "test": (CAPTION_SET, "test"), "test_intl": (INTL_CAPTION_SET, "test")}
+# the copyright test: captions written whole in en, fr, de, es, pt that reuse others' material (label "reuse") or show the
+# creator's own (label "original": photographer credits on one's own shoot, own work, talk about films or matches, ...);
+# "train" writers train the model (generate.written_reuse_posts), "test" writers are other people, only scored, never read
+REUSE_SETS = {"train": Path(__file__).with_name("captions_reuse_train.jsonl"),
+              "test": Path(__file__).with_name("captions_reuse_test.jsonl")}
 
 
 def probs_of(scores) -> np.ndarray:
@@ -370,6 +377,55 @@ def print_captions(res: dict, text_chars: int = 110, show_misses: bool = True) -
         print(f"  {e['label']:<9} {e['kind']:<14} p={e['p_branded']:.2f}  {e['text'][:text_chars]!r}")
 
 
+def load_reuse(path: str | Path) -> list[dict]:
+    """Written copyright captions: rows with `copyright` (1 = reuses others' material), `branded` (0: none is sponsored),
+    `kind`, `niche`, `lang`, `writer` and `text`."""
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            r = json.loads(line)
+            rows.append(r | {"copyright": int(r["label"] == "reuse"), "branded": 0})
+    return rows
+
+
+def evaluate_reuse(model, rows: list[dict], threshold: float = 0.5, bands: tuple[float, float] = (0.3, 0.9)) -> dict:
+    """The copyright test on written captions (`load_reuse` rows): P(copyright) of reuse against original captions (F1,
+    precision, recall at `threshold`, average precision, F1 per language), what the policy's (review_at, fail_at) `bands`
+    do to each kind, how many are flagged as branded (none is), and the misses."""
+    probs = probs_of(model.score_texts([r["text"] for r in rows]))  # (N, 2)
+    y = np.array([r["copyright"] for r in rows])
+    p = probs[:, 1]
+    pred = p >= threshold
+    kinds, langs = np.array([r["kind"] for r in rows]), np.array([r["lang"] for r in rows])
+    tp = int((pred & (y == 1)).sum())
+    return {"n": len(rows), "reuse": int(y.sum()), "threshold": threshold, "f1": float(f1_score(y, pred)),
+            "precision": tp / max(int(pred.sum()), 1), "recall": tp / max(int(y.sum()), 1),
+            "average_precision": float(average_precision_score(y, p)),
+            "per_language": {lg: float(f1_score(y[langs == lg], pred[langs == lg])) for lg in sorted(set(langs))},
+            "per_kind": {k: {"n": int((kinds == k).sum()), "flagged": float(pred[kinds == k].mean()),
+                             "review_or_fail": float((p[kinds == k] >= bands[0]).mean()),
+                             "fail": float((p[kinds == k] >= bands[1]).mean())} for k in sorted(set(kinds))},
+            "branded_flagged": int((probs[:, 0] >= threshold).sum()),
+            "errors": [{"label": r["label"], "kind": r["kind"], "lang": r["lang"], "p_copyright": round(float(q), 3),
+                        "text": r["text"][:160]} for r, q, hit in zip(rows, p, pred) if hit != bool(r["copyright"])]}
+
+
+def reuse_metrics(model) -> dict:
+    """`evaluate_reuse` on the copyright test writers, as metrics.json keeps it (without the misses' texts)."""
+    return {"test": _unread(evaluate_reuse(model, load_reuse(REUSE_SETS["test"])))}
+
+
+def print_reuse(res: dict, text_chars: int = 110, show_misses: bool = True) -> None:
+    """`evaluate_reuse` results: F1, per language, per kind, then the misses (not for the test writers)."""
+    print(f"copyright F1 {res['f1']:.3f} (P {res['precision']:.3f}, R {res['recall']:.3f}, AP {res['average_precision']:.3f}) "
+          f"on {res['n']} captions ({res['reuse']} reuse); flagged as branded {res['branded_flagged']}")
+    print("  F1 per language: " + ", ".join(f"{lg} {f:.3f}" for lg, f in res["per_language"].items()))
+    for k, v in res["per_kind"].items():
+        print(f"  {k:<12} n={v['n']:<4} flagged {v['flagged']:.2f}  review or fail {v['review_or_fail']:.2f}  fail {v['fail']:.2f}")
+    for e in res.get("errors", []) if show_misses else []:
+        print(f"  {e['lang']} {e['label']:<8} {e['kind']:<12} p={e['p_copyright']:.2f}  {e['text'][:text_chars]!r}")
+
+
 def heldout_f1(model, bank_path: str | Path, n: int = 10000, seed: int = 1337, name_split: str | None = None) -> dict:
     """Per-language F1 of `model` on the validation split another phrase bank makes (e.g. an older version),
     so two model versions compare on the same held-out families (cross-fitted: `heldout_probs`).
@@ -409,6 +465,9 @@ if __name__ == "__main__":
     elif "captions" in args:  # python -m training.text.evaluate --captions=dev|test|test_intl [--artifact=DIR]: the undisclosed-ad test
         split = args["captions"]  # dev | test | test_intl (the fr/de/es/pt test); only dev shows its misses
         print_captions(evaluate_captions(load(args.get("artifact")), caption_rows(split)), show_misses=split == "dev")
+    elif "reuse" in args:  # python -m training.text.evaluate --reuse=train|test [--artifact=DIR]: the copyright test
+        split = args["reuse"]  # train (the training writers, read) | test (only scored: numbers, no misses)
+        print_reuse(evaluate_reuse(load(args.get("artifact")), load_reuse(REUSE_SETS[split])), show_misses=split != "test")
     elif "heldout_bank" in args:  # python -m training.text.evaluate --heldout_bank=old_phrases.yaml [--artifact=DIR] [--names=train]
         print(json.dumps(heldout_f1(load(args.get("artifact")), args["heldout_bank"], name_split=args.get("names")), indent=1))
     else:

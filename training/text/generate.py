@@ -64,6 +64,8 @@ SLOT = re.compile(r"\{(\w+)\}")
 # style of real creators' posts. Composed posts cannot teach what an unmarked sponsored caption reads like next to an
 # organic one that names brands too; these can. English test writers (`captions_en.jsonl`) are other people.
 WRITTEN_CAPTIONS = Path(__file__).with_name("captions_train.jsonl")
+# captions written whole that reuse others' material or show the creator's own (copyright check), training writers only
+WRITTEN_REUSE = Path(__file__).with_name("captions_reuse_train.jsonl")
 
 
 def load_bank(path: str | Path | None = None) -> dict:
@@ -284,14 +286,32 @@ def written_posts(copies: int, seed: int = 0, path: str | Path = WRITTEN_CAPTION
     rng = random.Random(f"{seed}-written")
     rows = []
     for cap in load_captions(path) if copies else []:
-        lang, sponsored = cap.get("lang", "en"), cap["branded"]
+        sponsored = cap["branded"]
         texts = [cap["text"]] + [cap["undisclosed_text"]] * copies if sponsored else [cap["text"]] * copies
-        for k, text in enumerate(texts):
-            text = _typo(rng, text) if k > int(sponsored) else text
-            rows.append({"text": text, "lang": lang, "branded": sponsored, "copyright": 0, "category": "written",
-                         "family": f"{lang}/written/{cap['writer']}", "undisclosed": int(sponsored and text != cap["text"]),
-                         "split": "train"})
+        rows += _written_rows(rng, cap, texts, int(sponsored), sponsored, 0, "written")
     return rows
+
+
+def written_reuse_posts(copies: int, seed: int = 0, path: str | Path = WRITTEN_REUSE) -> list[dict]:
+    """Training rows from the written copyright captions (`evaluate.load_reuse`): each caption `copies` times, copyright 1
+    when it reuses others' material, 0 when the material is the creator's own; never branded. Copies after the first carry a
+    typo; `family` is "<lang>/written_reuse/<writer>". copies=0 gives no rows."""
+    from training.text.evaluate import load_reuse
+
+    rng = random.Random(f"{seed}-written-reuse")
+    rows = []
+    for cap in load_reuse(path) if copies else []:
+        rows += _written_rows(rng, cap, [cap["text"]] * copies, 0, 0, cap["copyright"], "written_reuse")
+    return rows
+
+
+def _written_rows(rng: random.Random, cap: dict, texts: list[str], clean: int, branded: int, copyright: int,
+                  family: str) -> list[dict]:
+    """Rows of one written caption's `texts`: the first `clean` + 1 as they are, the others with a typo."""
+    lang = cap.get("lang", "en")
+    return [{"text": _typo(rng, text) if k > clean else text, "lang": lang, "branded": branded, "copyright": copyright,
+             "category": family, "family": f"{lang}/{family}/{cap['writer']}",
+             "undisclosed": int(bool(branded) and text != cap["text"]), "split": "train"} for k, text in enumerate(texts)]
 
 
 if __name__ == "__main__":

@@ -114,6 +114,22 @@ for split in CAPTION_SPLITS:
 axes[0].set_title("undisclosed ads vs organic: PR"); axes[0].set_xlabel("recall"); axes[0].set_ylabel("precision"); axes[0].legend()
 axes[1].plot([0, 1], [0, 1], "k--", lw=0.8); axes[1].set_title("calibration (5 bins)"); axes[1].set_xlabel("P(branded)")
 axes[1].set_ylabel("share sponsored"); axes[1].legend(); fig.tight_layout()"""),
+    ("markdown", "## Copyright test (`training/text/captions_reuse_test.jsonl`)\n600 captions in en, fr, de, es and pt by five "
+                 "writers apart from the training ones: half reuse others' material (credited, disclaimed, full episodes, or a "
+                 "clip shown with no credit), half show the creator's own (photographer credits on their own shoot, own work, "
+                 "talk about films and matches, everyday posts). Only scored, never read: numbers and curves, no texts."),
+    ("code", """from training.text.evaluate import REUSE_SETS, evaluate_reuse, load_reuse, print_reuse, probs_of
+reuse_rows = load_reuse(REUSE_SETS["test"])
+res = evaluate_reuse(model, reuse_rows)
+print_reuse(res, show_misses=False)
+y = np.array([r["copyright"] for r in reuse_rows]); p_cr = probs_of(model.score_texts([r["text"] for r in reuse_rows]))[:, 1]
+fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+prec, rec, _ = precision_recall_curve(y, p_cr)
+axes[0].plot(rec, prec, label=f"AP {res['average_precision']:.3f}"); axes[0].set_title("reuse vs own material: PR")
+axes[0].set_xlabel("recall"); axes[0].set_ylabel("precision"); axes[0].legend()
+bins = calibration_bins(y, p_cr, n_bins=5)["bins"]
+axes[1].plot([b["mean_p"] for b in bins], [b["frac_pos"] for b in bins], "o-"); axes[1].plot([0, 1], [0, 1], "k--", lw=0.8)
+axes[1].set_title("calibration (5 bins)"); axes[1].set_xlabel("P(copyright)"); axes[1].set_ylabel("share reusing"); fig.tight_layout()"""),
     ("markdown", "## Error table: most frequent error families, one example each"),
     ("code", """errs = collections.defaultdict(list)
 for r, s, p in zip(rows, scores, probs):

@@ -40,8 +40,8 @@ from models.text.contextual import ContextualStage, base_model_dir
 from training.configurator import apply_overrides, git_commit
 from training.text.card import render_card, write_card
 from training.text.evaluate import (HEADS, caption_metrics, cross_recalibrated, cross_stacked, evaluate, evaluate_independent,
-                                    fit_recalibration, fit_stack, plot_all, probs_of)
-from training.text.generate import generate, load_bank, written_posts
+                                    fit_recalibration, fit_stack, plot_all, probs_of, reuse_metrics)
+from training.text.generate import generate, load_bank, written_posts, written_reuse_posts
 
 # -----------------------------------------------------------------------------
 # config: defaults, overridable as --key=value (same type as the default)
@@ -53,6 +53,9 @@ invented_names = 0.5
 # copies of each caption written whole by people (generate.written_posts, captions_train.jsonl) among the n_train training
 # posts, in place of composed ones; 0 trains on composed posts only (v11 and before)
 written_copies = 3
+# copies of each written copyright caption (generate.written_reuse_posts, captions_reuse_train.jsonl), likewise in place of
+# composed posts; 0 leaves them out (v12 and before)
+reuse_copies = 2
 n_val = 10000  # held-out posts: unseen phrase families and names (2000 per language)
 folds = 4  # GroupKFold folds (by phrase family) for the out-of-fold calibration logits
 char_ngram_min = 2
@@ -287,7 +290,7 @@ def main() -> None:
         patterns = yaml.safe_load(f)
     # data: train and held-out splits share no phrase family and no slot name
     bank = load_bank()
-    written = written_posts(written_copies, seed)
+    written = written_posts(written_copies, seed) + written_reuse_posts(reuse_copies, seed)
     train_rows = generate(n_train - len(written), "train", seed, bank, invented_names) + written
     val_rows = generate(n_val, "val", seed, bank)
     val_texts = [r["text"] for r in val_rows]
@@ -338,9 +341,12 @@ def main() -> None:
                     "before_recalibration": _f1_summary(before),
                     "recalibration": model.weights["recalibration"].tolist(),
                     "alternatives": alternatives, "written_posts": len(written),
-                    "written_writers": len({r["family"] for r in written}), "stack": model.stack.tolist() if model.stack is not None else None, **extra})
+                    "written_writers": len({r["family"] for r in written}),
+                    "written_reuse_posts": sum(r["category"] == "written_reuse" for r in written), "stack": model.stack.tolist() if model.stack is not None else None, **extra})
     metrics["independent"] = evaluate_independent(model)
     metrics["captions"] = caption_metrics(model)
+    metrics["reuse"] = reuse_metrics(model)
+    log(f"copyright test (written captions) F1 {metrics['reuse']['test']['f1']:.4f}")
     log(f"caption test (English, disclosures removed) F1 {metrics['captions']['test']['undisclosed']['f1']:.4f}")
     log(f"independent set branded F1 {metrics['independent']['branded']['f1']:.4f}, copyright F1 {metrics['independent']['copyright']['f1']:.4f}")
     log(f"held-out branded F1 {metrics['heads']['branded']['f1']:.4f}, copyright F1 {metrics['heads']['copyright']['f1']:.4f}, "
