@@ -29,10 +29,9 @@ import numpy as np
 from sklearn.metrics import average_precision_score, confusion_matrix, f1_score, precision_recall_curve
 
 __all__ = ["calibration_bins", "caption_metrics", "caption_rows", "cross_recalibrated", "cross_stacked", "evaluate", "evaluate_captions",
-           "evaluate_independent", "evaluate_reuse", "fit_recalibration", "fit_stack", "heldout_f1", "heldout_probs", "idea_halves", "load_captions",
-           "load_independent", "load_reuse", "plot_all", "print_captions", "print_independent", "print_reuse", "probs_of",
-           "reuse_metrics", "score_captions",
-           "strip_disclosures", "thresholds"]
+           "evaluate_independent", "evaluate_reuse", "fit_recalibration", "fit_stack", "heldout_f1", "heldout_probs", "idea_halves",
+           "load_captions", "load_independent", "load_reuse", "plot_all", "print_captions", "print_independent", "print_reuse",
+           "probs_of", "reuse_metrics", "score_captions", "strip_disclosures", "thresholds"]
 
 HEADS = ("branded", "copyright")
 INDEPENDENT_SET = Path(__file__).with_name("independent_posts.jsonl")
@@ -338,15 +337,22 @@ def evaluate_captions(model, rows: list[dict] | None = None, threshold: float = 
                      "copyright_flagged": int((probs[name][:, 1] >= threshold).sum()),  # none of these posts reuses material
                      "copyright_review_or_fail": int((probs[name][:, 1] >= bands[0]).sum()),
                      "copyright_fail": int((probs[name][:, 1] >= bands[1]).sum()),
-                     "per_kind": {k: {"n": int((kinds == k).sum()), "flagged": float(pred[kinds == k].mean()),
-                                      "review_or_fail": float((p[kinds == k] >= bands[0]).mean()),
-                                      "fail": float((p[kinds == k] >= bands[1]).mean())} for k in sorted(set(kinds))},
-                     "per_language": {lg: float(f1_score(y[langs == lg], pred[langs == lg])) for lg in sorted(set(langs))}}
+                     "per_kind": _rates_by_kind(kinds, p, threshold, bands), "per_language": _f1_by_language(y, pred, langs)}
         if name == "undisclosed":
             out["errors"] = [{"label": r["label"], "kind": r["kind"], "p_branded": round(float(q), 3), "text": r[field][:160]}
                              for r, q, hit in zip(rows, p, pred) if hit != bool(r["branded"])]
     return out
 
+
+def _rates_by_kind(kinds: np.ndarray, p: np.ndarray, threshold: float, bands: tuple[float, float]) -> dict:
+    """Per kind of caption: how many, and the shares at or above `threshold` and each of the policy's (review_at, fail_at)."""
+    return {k: {"n": int((kinds == k).sum()), "flagged": float((p[kinds == k] >= threshold).mean()),
+                "review_or_fail": float((p[kinds == k] >= bands[0]).mean()), "fail": float((p[kinds == k] >= bands[1]).mean())}
+            for k in sorted(set(kinds))}
+
+
+def _f1_by_language(y: np.ndarray, pred: np.ndarray, langs: np.ndarray) -> dict:
+    return {lg: float(f1_score(y[langs == lg], pred[langs == lg])) for lg in sorted(set(langs))}
 
 def caption_metrics(model) -> dict:
     """`evaluate_captions` on each split of the caption set, and on the fr/de/es/pt one as "test_intl", as metrics.json
@@ -401,10 +407,7 @@ def evaluate_reuse(model, rows: list[dict], threshold: float = 0.5, bands: tuple
     return {"n": len(rows), "reuse": int(y.sum()), "threshold": threshold, "f1": float(f1_score(y, pred)),
             "precision": tp / max(int(pred.sum()), 1), "recall": tp / max(int(y.sum()), 1),
             "average_precision": float(average_precision_score(y, p)),
-            "per_language": {lg: float(f1_score(y[langs == lg], pred[langs == lg])) for lg in sorted(set(langs))},
-            "per_kind": {k: {"n": int((kinds == k).sum()), "flagged": float(pred[kinds == k].mean()),
-                             "review_or_fail": float((p[kinds == k] >= bands[0]).mean()),
-                             "fail": float((p[kinds == k] >= bands[1]).mean())} for k in sorted(set(kinds))},
+            "per_language": _f1_by_language(y, pred, langs), "per_kind": _rates_by_kind(kinds, p, threshold, bands),
             "branded_flagged": int((probs[:, 0] >= threshold).sum()),
             "errors": [{"label": r["label"], "kind": r["kind"], "lang": r["lang"], "p_copyright": round(float(q), 3),
                         "text": r["text"][:160]} for r, q, hit in zip(rows, p, pred) if hit != bool(r["copyright"])]}
