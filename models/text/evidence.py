@@ -69,7 +69,7 @@ class SpanExtractor:
             for m in rx.finditer(text):
                 start, end = m.span()
                 # Trim the whitespace/punctuation some patterns consume at their edges.
-                while start < end and not (text[start].isalnum() or text[start] in "#@%🎥📹🎬📸🎵"):
+                while start < end and not (text[start].isalnum() or text[start] in "#@%🎥📹🎬🎵"):
                     start += 1
                 while end > start and not (text[end - 1].isalnum() or text[end - 1] in "%/_"):
                     end -= 1
