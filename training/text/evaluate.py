@@ -13,7 +13,7 @@ Used by train.py; also importable from notebooks/text.ipynb. Three held-out sets
     python -m training.text.evaluate --captions=dev     # undisclosed-ad F1 on the dev writers, with the misses
     python -m training.text.evaluate --captions=test    # the same on the test writers, numbers only
     python -m training.text.evaluate --captions=test_intl   # the same test in fr, de, es, pt (captions_intl.jsonl), numbers only
-    python -m training.text.evaluate --captions=write   # both into the artifact's metrics.json and card.md
+    python -m training.text.evaluate --captions=write   # the caption tests and the copyright test into metrics.json and card.md
     python -m training.text.evaluate --reuse=test      # the copyright test: written captions that reuse material or not
     python -m training.text.evaluate --heldout_bank=OLD.yaml [--artifact=DIR]   # F1 on another bank's held-out split
     python -m training.text.evaluate --heldout_bank=BANK.yaml --names=train     # held-out families, training names
@@ -462,7 +462,8 @@ if __name__ == "__main__":
 
         folder = Path(args.get("artifact") or DEFAULT_ARTIFACT)
         metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-        metrics["captions"] = caption_metrics(load(folder))
+        model = load(folder)
+        metrics["captions"], metrics["reuse"] = caption_metrics(model), reuse_metrics(model)
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {write_card(folder)}")
     elif "captions" in args:  # python -m training.text.evaluate --captions=dev|test|test_intl [--artifact=DIR]: the undisclosed-ad test
