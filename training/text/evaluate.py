@@ -394,11 +394,13 @@ def load_reuse(path: str | Path) -> list[dict]:
     return rows
 
 
-def evaluate_reuse(model, rows: list[dict], threshold: float = 0.5, bands: tuple[float, float] = (0.3, 0.9)) -> dict:
+def evaluate_reuse(model, rows: list[dict], threshold: float = 0.5, bands: tuple[float, float] = (0.3, 0.9),
+                   probs: np.ndarray | None = None) -> dict:
     """The copyright test on written captions (`load_reuse` rows): P(copyright) of reuse against original captions (F1,
     precision, recall at `threshold`, average precision, F1 per language), what the policy's (review_at, fail_at) `bands`
-    do to each kind, how many are flagged as branded (none is), and the misses."""
-    probs = probs_of(model.score_texts([r["text"] for r in rows]))  # (N, 2)
+    do to each kind, how many are flagged as branded (none is), and the misses.
+    probs: `model`'s (N, 2) probabilities of these rows' texts, when the caller already has them."""
+    probs = probs_of(model.score_texts([r["text"] for r in rows])) if probs is None else probs  # (N, 2)
     y = np.array([r["copyright"] for r in rows])
     p = probs[:, 1]
     pred = p >= threshold

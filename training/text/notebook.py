@@ -120,9 +120,10 @@ axes[1].set_ylabel("share sponsored"); axes[1].legend(); fig.tight_layout()"""),
                  "talk about films and matches, everyday posts). Only scored, never read: numbers and curves, no texts."),
     ("code", """from training.text.evaluate import REUSE_SETS, evaluate_reuse, load_reuse, print_reuse, probs_of
 reuse_rows = load_reuse(REUSE_SETS["test"])
-res = evaluate_reuse(model, reuse_rows)
+reuse_probs = probs_of(model.score_texts([r["text"] for r in reuse_rows]))  # (N, 2)
+res = evaluate_reuse(model, reuse_rows, probs=reuse_probs)
 print_reuse(res, show_misses=False)
-y = np.array([r["copyright"] for r in reuse_rows]); p_cr = probs_of(model.score_texts([r["text"] for r in reuse_rows]))[:, 1]
+y, p_cr = np.array([r["copyright"] for r in reuse_rows]), reuse_probs[:, 1]
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
 prec, rec, _ = precision_recall_curve(y, p_cr)
 axes[0].plot(rec, prec, label=f"AP {res['average_precision']:.3f}"); axes[0].set_title("reuse vs own material: PR")
