@@ -29,6 +29,12 @@ __all__ = ["ContextualStage", "base_model_dir"]
 HIDDEN = 384
 
 
+def native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX). Elsewhere torch emulates it, slower than
+    fp32: one fine-tuning step of 32 posts x 48 tokens took 17 s in bf16 against 0.8 s in fp32 on a 2-core AVX2 host."""
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
 def base_model_dir(package: str) -> Path:
     """The `save_pretrained` folder inside the base model's pip package."""
     import importlib
@@ -115,8 +121,7 @@ class ContextualStage(torch.nn.Module):
         native bf16, since emulated bf16 is slower than fp32), "int8" (`quantize`) or "fp32"."""
         if precision == "int8":
             return self.quantize()
-        native_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-        if precision == "bf16" and native_bf16:
+        if precision == "bf16" and native_bf16():
             self._frozen_delta = self.delta(torch.float32)
             # bf16 Linear weights give the same numbers as autocast from fp32 weights without recasting
             # every weight on every call (that cast cost more than a one-post forward pass)

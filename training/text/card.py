@@ -131,7 +131,7 @@ harder than the previous one's: it holds out new ideas too. Versions are compare
 (`python -m training.text.evaluate --heldout_bank=OLD.yaml`).
 
 ## Command
-`{command}` (seed {resolved['seed']}, 1 CPU thread{', ' + str(resolved['ctx_threads']) + ' for the fine-tuning' if resolved.get('ctx_threads', 1) > 1 else ''}, {seconds:.0f} s wall on a shared 2-core VM), git commit `{metrics['git_commit']}`.
+`{command}` (seed {resolved['seed']}, 1 CPU thread{', ' + str(resolved['ctx_threads']) + ' for the fine-tuning' if resolved.get('ctx_threads', 1) > 1 else ''}{', fine-tuned in ' + metrics['ctx_arithmetic'] if 'ctx_arithmetic' in metrics else ''}, {seconds:.0f} s wall on a shared 2-core VM), git commit `{metrics['git_commit']}`.
 
 ## Held-out metrics (threshold 0.5, cross-fitted recalibration): cascade vs lexical stage alone
 | lang | branded F1 | branded F1 lexical | copyright F1 | copyright F1 lexical |
