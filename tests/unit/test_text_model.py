@@ -569,14 +569,16 @@ def test_written_captions_train_as_posted_and_undisclosed_and_fold_by_writer():
 def test_written_reuse_captions_train_copyright_only_and_their_test_writers_never_train():
     # v13: copyright captions written whole (reuse of others' material against the creator's own); test writers apart
     from training.text.evaluate import REUSE_SETS, load_reuse
-    from training.text.generate import LANGS, written_reuse_posts
+    from training.text.generate import LANGS, WRITTEN_REUSE_MORE, written_reuse_posts
 
-    train, test = load_reuse(REUSE_SETS["train"]), load_reuse(REUSE_SETS["test"])
-    for rows in (train, test):
+    train, test, more = load_reuse(REUSE_SETS["train"]), load_reuse(REUSE_SETS["test"]), load_reuse(WRITTEN_REUSE_MORE)
+    for rows in (train, test, more):
         assert {(r["lang"], r["label"]) for r in rows} == {(lg, lab) for lg in LANGS for lab in ("reuse", "original")}
         assert {r["copyright"] for r in rows if r["label"] == "reuse"} == {1} and not any(r["branded"] for r in rows)
-    assert not {r["writer"] for r in train} & {r["writer"] for r in test}
-    assert not {r["text"] for r in train} & {r["text"] for r in test}
+    for rows in (train, more):  # `train --reuse_more=True` trains on the second file too
+        assert not {r["writer"] for r in rows} & {r["writer"] for r in test}
+        assert not {r["text"] for r in rows} & {r["text"] for r in test}
+    assert not {r["writer"] for r in train} & {r["writer"] for r in more}
     rows = written_reuse_posts(2, seed=3)
     assert len(rows) == 2 * len(train) and written_reuse_posts(0) == []
     assert sum(r["copyright"] for r in rows) == 2 * sum(r["copyright"] for r in train) and not any(r["branded"] for r in rows)

