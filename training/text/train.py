@@ -236,11 +236,12 @@ def _fit_contextual(stage: ContextualStage, init: dict, states: list[torch.Tenso
             chunk = chunk[np.argsort([states[i].shape[0] for i in chunk], kind="stable")]
             batches += [chunk[b : b + ctx_batch_size] for b in range(0, len(chunk), ctx_batch_size)]
     order = rng.permutation(len(batches))
+    bf16 = _fine_tune_arithmetic() == "bf16"
     stage.train()
     for step, b in enumerate(order[:steps]):
         ids = batches[b]
         x, mask = _pad([states[i] for i in ids])  # (B, T, H), (B, T)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=ctx_bf16 and native_bf16()):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             logits = stage.forward_head(stage.top(x, mask), mask)  # (B, 2)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), yt[ids])
         opt.zero_grad(set_to_none=True)
@@ -268,8 +269,12 @@ def _train_contextual(train_rows, val_rows, log) -> tuple[ContextualStage, np.nd
     _fit_contextual(stage, init, states, y, np.arange(len(sub)), log)
     val_z = _ctx_logits(stage, val_states)
     torch.set_num_threads(1)
-    arithmetic = "bf16" if ctx_bf16 and native_bf16() else "fp32"
-    return stage, val_z, {"ctx_train_posts": int(len(sub)), "ctx_arithmetic": arithmetic}
+    return stage, val_z, {"ctx_train_posts": int(len(sub)), "ctx_arithmetic": _fine_tune_arithmetic()}
+
+
+def _fine_tune_arithmetic() -> str:
+    """What the fine-tuning computes in: "bf16" (autocast) when asked (`ctx_bf16`) and the CPU has it natively, else "fp32"."""
+    return "bf16" if ctx_bf16 and native_bf16() else "fp32"
 
 
 def main() -> None:
