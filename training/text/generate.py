@@ -293,15 +293,15 @@ def written_posts(copies: int, seed: int = 0, path: str | Path = WRITTEN_CAPTION
     return rows
 
 
-def written_reuse_posts(copies: int, seed: int = 0, path: str | Path = WRITTEN_REUSE) -> list[dict]:
-    """Training rows from the written copyright captions (`evaluate.load_reuse`): each caption `copies` times, copyright 1
-    when it reuses others' material, 0 when the material is the creator's own; never branded. Copies after the first carry a
-    typo; `family` is "<lang>/written_reuse/<writer>". copies=0 gives no rows."""
+def written_reuse_posts(copies: int, seed: int = 0, paths: tuple[str | Path, ...] = (WRITTEN_REUSE,)) -> list[dict]:
+    """Training rows from the written copyright captions in `paths` (`evaluate.load_reuse`, read in order as one list):
+    each caption `copies` times, copyright 1 when it reuses others' material, 0 when the material is the creator's own; never
+    branded. Copies after the first carry a typo; `family` is "<lang>/written_reuse/<writer>". copies=0 gives no rows."""
     from training.text.evaluate import load_reuse
 
     rng = random.Random(f"{seed}-written-reuse")
     rows = []
-    for cap in load_reuse(path) if copies else []:
+    for cap in [cap for path in paths for cap in load_reuse(path)] if copies else []:
         rows += _written_rows(rng, cap, [cap["text"]] * copies, 0, 0, cap["copyright"], "written_reuse")
     return rows
 
