@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -35,6 +34,7 @@ warmup_posts = 500  # scored first and not timed: model loading, caches
 seed = 0
 results_name = "batch"  # record written to benchmarks/results/<results_name>.json
 # ---------------------------------------------------------------------------
+from benchmarks.machine import machine  # noqa: E402
 from training.configurator import apply_overrides  # noqa: E402
 
 apply_overrides(globals(), sys.argv[1:])
@@ -130,9 +130,7 @@ def main() -> None:
         record["memory"] = {"posts": n_memory, **memory_run(big, tmp / "big.out.jsonl")}
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    record["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                         "processor": platform.processor() or platform.machine(),
-                         "load_average_1m_at_end": round(os.getloadavg()[0], 2)}  # others' work skews a 2-core box
+    record["machine"] = machine()  # with the load averages at the end: others' work skews a 2-core box
     from service.pipeline import Pipeline
 
     record["versions"] = Pipeline.load().versions.model_dump()

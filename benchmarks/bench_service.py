@@ -18,7 +18,6 @@ import contextlib
 import json
 import math
 import os
-import platform
 import random
 import shutil
 import signal
@@ -55,6 +54,7 @@ seed = 0
 keep_tmp = False  # keep the media root and the server logs (printed path) for inspection
 results_name = "service"  # record written to benchmarks/results/<results_name>.json
 # ---------------------------------------------------------------------------
+from benchmarks.machine import machine  # noqa: E402
 from tests.integration.server_process import free_port, stop  # noqa: E402
 from training.configurator import apply_overrides, git_commit  # noqa: E402
 
@@ -228,7 +228,6 @@ def main() -> None:
 
     base, coal = runs["baseline"], runs["coalesced"]
     ratio = round(coal["concurrent"]["posts_per_s"] / base["concurrent"]["posts_per_s"], 2)
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
     dirty = subprocess.run(["git", "status", "--porcelain", "service"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     record = {
         "benchmark": "service", "commit": git_commit(), "service_uncommitted_changes": bool(dirty), "config": CONFIG,
@@ -236,8 +235,7 @@ def main() -> None:
         "coalesced_over_baseline_posts_per_s": ratio,
         "runs": runs,
         # a 2-core box shared with training jobs: load averages say how much of it the benchmark had
-        "machine": {"cpus": os.cpu_count(), "cpu": cpu, "platform": platform.platform(), "python": platform.python_version(),
-                    "load_average_at_start": [round(x, 2) for x in load_start], "load_average_at_end": [round(x, 2) for x in load_end]},
+        "machine": machine(load_average_at_start=[round(x, 2) for x in load_start], load_average_at_end=[round(x, 2) for x in load_end]),
         "packages": {p: version(p) for p in ("bentoml", "httpx", "torch", "av", "opencv-python-headless")},
         # the same for every response; kept once, not per run
         "versions": [r[k].pop("versions") for r in runs.values() for k in ("concurrent", "single") if k in r][-1],

@@ -39,7 +39,6 @@ apply_overrides(globals(), sys.argv[1:])
 os.environ["OMP_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
 
 import json  # noqa: E402
-import platform  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -53,6 +52,7 @@ from dataclasses import replace  # noqa: E402
 from multiprocessing import get_context  # noqa: E402
 
 from models.text import TextClassifier, load  # noqa: E402
+from benchmarks.machine import machine  # noqa: E402
 from training.text.generate import generate  # noqa: E402
 
 
@@ -97,14 +97,6 @@ def _time_workers(model, batches) -> dict:
     return {"workers": workers, "threads_per_worker": threads, "posts_per_s": round(n / wall, 1), "routed_fraction": round(routed / n, 4)}
 
 
-def _cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo ("" elsewhere): hosts of the same name differ in bf16 support."""
-    try:
-        return next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "")
-    except OSError:
-        return ""
-
-
 def _posts(n: int) -> list[str]:
     """`n` post texts of the kind `posts` names."""
     if posts == "heldout":
@@ -141,11 +133,8 @@ def main() -> None:
         "load_avg_1min_before": round(load0, 2), "load_avg_1min_after": round(load1, 2),
         "posts": posts, "mean_chars": round(float(np.mean([len(p) for p in texts])), 1),
         "contextual_precision": model.contextual.precision if model.contextual is not None else None,
-        "machine": {"cpu": platform.processor() or platform.machine(), "model_name": _cpu_model(), "cores": os.cpu_count(),
-                    "python": platform.python_version(),
-                    # the contextual stage runs bf16 only where the CPU has it natively, else fp32 at about a third the speed
-                    "native_bf16": bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()),
-                    "note": "shared 2-core VM; other jobs may run: compare posts_per_cpu_s and the load averages"},
+        # the contextual stage runs bf16 only where the CPU has it natively, else fp32 at about a third the speed
+        "machine": machine(note="shared 2-core VM; other jobs may run: compare posts_per_cpu_s and the load averages"),
         "versions": {"numpy": np.__version__, "scikit-learn": sklearn.__version__, "torch": torch.__version__},
         "git_commit": commit, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

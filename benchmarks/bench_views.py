@@ -13,7 +13,6 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core, as the target is stated per core
 
 import json
-import platform
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ artifact = "models/views/artifact"
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import machine  # noqa: E402
 from training.configurator import apply_overrides  # noqa: E402
 
 
@@ -100,8 +100,7 @@ def main() -> None:
                      "history_points": history_points, "long_history_points": long_history_points,
                      "seed": seed, "device": device, "threads": 1},
         "model_version": model.version,
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "cpu_count": os.cpu_count(), "python": platform.python_version()},
+        "machine": machine(),
         "versions": {"numpy": np.__version__, "scikit-learn": sklearn.__version__},
         "commit": commit,
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

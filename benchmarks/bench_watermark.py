@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import machine  # noqa: E402
 from models.watermark import load  # noqa: E402
 from service.frames import sample_frames  # noqa: E402
 from training.configurator import apply_overrides  # noqa: E402
@@ -216,10 +216,9 @@ def main() -> None:
     import onnxruntime
     import rapidocr_onnxruntime
     record = {
-        "benchmark": "watermark", "commit": git_commit(), "machine": platform.processor() or platform.machine(),
-        "cpu_count_visible": len(os.sched_getaffinity(0)), "threads": threads,
-        "load_average_1m_at_end": round(os.getloadavg()[0], 2),  # the 2-core box is shared: timings scale with load
-        "python": platform.python_version(), "torch": torch.__version__, "av": av.__version__, "opencv": cv2.__version__,
+        "benchmark": "watermark", "commit": git_commit(), "threads": threads,
+        "machine": machine(),  # with the load averages at the end: the 2-core box is shared, timings scale with load
+        "torch": torch.__version__, "av": av.__version__, "opencv": cv2.__version__,
         "onnxruntime": onnxruntime.__version__, "rapidocr_onnxruntime": getattr(rapidocr_onnxruntime, "__version__", "1.4.4"),
         "model_version": detector.version,
         "video": {"seconds": video_seconds, "size": [video_width, video_height], "fps": fps, "gop": gop or "x264 default",
