@@ -66,7 +66,7 @@ SLOT = re.compile(r"\{(\w+)\}")
 WRITTEN_CAPTIONS = Path(__file__).with_name("captions_train.jsonl")
 # captions written whole that reuse others' material or show the creator's own (copyright check), training writers only
 WRITTEN_REUSE = Path(__file__).with_name("captions_reuse_train.jsonl")
-WRITTEN_REUSE_MORE = Path(__file__).with_name("captions_reuse_more.jsonl")  # writers 33-37, read after WRITTEN_REUSE by `train --reuse_more=True` (the default since v15)
+WRITTEN_REUSE_MORE = Path(__file__).with_name("captions_reuse_more.jsonl")  # writers 33-37; `train --reuse_more` (on since v15) reads it after WRITTEN_REUSE
 
 
 def load_bank(path: str | Path | None = None) -> dict:
