@@ -51,8 +51,8 @@ from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from dataclasses import replace  # noqa: E402
 from multiprocessing import get_context  # noqa: E402
 
-from models.text import TextClassifier, load  # noqa: E402
 from benchmarks.machine import machine  # noqa: E402
+from models.text import TextClassifier, load  # noqa: E402
 from training.text.generate import generate  # noqa: E402
 
 
