@@ -219,7 +219,6 @@ def main() -> None:
         load_start = os.getloadavg()
         runs = {"baseline": bench_server("baseline", {"BONUSCHECK_COALESCE_MAX": "1"}, media, tmp, warm, timed, single),
                 "coalesced": bench_server("coalesced", {}, media, tmp, warm, timed, single)}
-        load_end = os.getloadavg()
     finally:
         if keep_tmp:
             print(f"kept {tmp}", file=sys.stderr)
@@ -235,7 +234,7 @@ def main() -> None:
         "coalesced_over_baseline_posts_per_s": ratio,
         "runs": runs,
         # a 2-core box shared with training jobs: load averages say how much of it the benchmark had
-        "machine": machine(load_average_at_start=[round(x, 2) for x in load_start], load_average_at_end=[round(x, 2) for x in load_end]),
+        "machine": machine(load_average_at_start=[round(x, 2) for x in load_start]),  # its own load_average: at the end
         "packages": {p: version(p) for p in ("bentoml", "httpx", "torch", "av", "opencv-python-headless")},
         # the same for every response; kept once, not per run
         "versions": [r[k].pop("versions") for r in runs.values() for k in ("concurrent", "single") if k in r][-1],
@@ -247,7 +246,7 @@ def main() -> None:
     single_p50 = "/".join(str(r.get("single", {}).get("latency_ms", {}).get("p50", "-")) for r in (base, coal))
     print(f"service: {coal['concurrent']['posts_per_s']} posts/s coalesced vs {base['concurrent']['posts_per_s']} baseline "
           f"at concurrency {concurrency} (x{ratio}); p50 {coal['concurrent']['latency_ms']['p50']}/{base['concurrent']['latency_ms']['p50']} ms; "
-          f"single-request p50 {single_p50} ms (baseline/coalesced); non-200 {bad}; load 1m {load_start[0]:.2f}->{load_end[0]:.2f}")
+          f"single-request p50 {single_p50} ms (baseline/coalesced); non-200 {bad}; load 1m {load_start[0]:.2f}->{record['machine']['load_average'][0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -94,7 +94,6 @@ def main() -> None:
         "posts_per_s": round(posts_per_s, 1),
         "posts_per_cpu_s": round(batch_size * iterations / cpu_elapsed, 1),
         "ms_per_batch": round(1000 * elapsed / iterations, 2),
-        "load_average_1min": round(os.getloadavg()[0], 2),
         "long_history_ms": round(long_ms, 2),
         "settings": {"batch_size": batch_size, "iterations": iterations, "warmup": warmup,
                      "history_points": history_points, "long_history_points": long_history_points,
@@ -109,7 +108,7 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=1))
     print(f"views: {posts_per_s:,.0f} posts/s wall ({record['posts_per_cpu_s']:,.0f} per CPU-second) on 1 core, "
-          f"batch {batch_size}, {history_points} points/post, load {record['load_average_1min']}; "
+          f"batch {batch_size}, {history_points} points/post, load {record['machine']['load_average'][0]}; "
           f"100k-point history {long_ms:.1f} ms -> {out.relative_to(ROOT)}")
 
 

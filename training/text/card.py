@@ -23,14 +23,14 @@ def _written(resolved: dict, metrics: dict) -> str:
     if not n:
         return ""
     n_reuse = metrics.get("written_reuse_posts", 0)
+    more = (" Since v15 that count includes `captions_reuse_more.jsonl` (`--reuse_more`): five more writers, one per language, "
+            "about 120 captions each on topics apart from every test's, weighted to implicit reuse and own work (history, v14, v15)."
+            if resolved.get("reuse_more") else "")
     reuse = "" if not n_reuse else (
         f" {n_reuse} more come from `captions_reuse_train.jsonl` (`generate.written_reuse_posts`, {resolved.get('reuse_copies')} "
         "copies each): captions written whole by five more writers (one per language, 60 each that reuse others' material, "
         "credited or not, and 60 whose material is the creator's own: photographer credits on their own shoot, own work, talk "
-        "about films and matches, everyday posts) (history, v13)." + (
-            " Since v15 that count includes `captions_reuse_more.jsonl` (`--reuse_more`): five more writers, one per language, about 120 "
-            "captions each on topics apart from every test's, weighted to implicit reuse and own work (history, v14, v15)."
-            if resolved.get("reuse_more") else ""))
+        f"about films and matches, everyday posts) (history, v13).{more}")
     return (f"Written: {n - n_reuse} of the training posts come from `captions_train.jsonl` (`generate.written_posts`, "
             f"{resolved['written_copies']} copies of each caption, sponsored ones once as posted and otherwise with their "
             "disclosures removed): captions written whole, in the style of real creators' posts, by writers who saw neither the "

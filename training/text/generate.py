@@ -66,7 +66,8 @@ SLOT = re.compile(r"\{(\w+)\}")
 WRITTEN_CAPTIONS = Path(__file__).with_name("captions_train.jsonl")
 # captions written whole that reuse others' material or show the creator's own (copyright check), training writers only
 WRITTEN_REUSE = Path(__file__).with_name("captions_reuse_train.jsonl")
-WRITTEN_REUSE_MORE = Path(__file__).with_name("captions_reuse_more.jsonl")  # writers 33-37; `train --reuse_more` (on since v15) reads it after WRITTEN_REUSE
+# more of them, writers 33-37: `train --reuse_more` (on since v15) reads them after WRITTEN_REUSE
+WRITTEN_REUSE_MORE = Path(__file__).with_name("captions_reuse_more.jsonl")
 
 
 def load_bank(path: str | Path | None = None) -> dict:
