@@ -9,7 +9,8 @@ undisclosed-ad tests as posted, English and fr/de/es/pt, cycled, which are longe
 timing, perf_counter; the whole text stage (lexical + routed posts through the contextual
 transformer) and, in the same process on the same posts, the lexical stage alone (the
 baseline); then the whole stage again with `workers` forked processes sharing the loaded
-model (all cores, the way the batch CLI runs); prints one summary line and writes
+model (all cores, the way the batch CLI runs); last, the lexical stage's character n-gram counts by
+scikit-learn against models/text/hashing.py (same counts) on the same posts; prints one summary line and writes
 benchmarks/results/text.json.
 """
 
@@ -97,6 +98,25 @@ def _time_workers(model, batches) -> dict:
     return {"workers": workers, "threads_per_worker": threads, "posts_per_s": round(n / wall, 1), "routed_fraction": round(routed / n, 4)}
 
 
+def _time_char_hashing(model, texts: list[str]) -> dict:
+    """The lexical stage's character n-gram counts: scikit-learn's HashingVectorizer (what the weights were trained
+    with) against models/text/hashing.py (what runs), same posts, alternated 3 times; best of each."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    cfg = model.config
+    baseline = HashingVectorizer(analyzer="char_wb", ngram_range=(cfg.char_ngram_min, cfg.char_ngram_max),
+                                 n_features=cfg.char_features, alternate_sign=False, norm=None, lowercase=True)
+    best = {"sklearn": float("inf"), "numpy": float("inf")}
+    for _ in range(3):
+        for name, hasher in (("sklearn", baseline), ("numpy", model._char)):
+            t0 = time.perf_counter()
+            for i in range(0, len(texts), batch_size):
+                hasher.transform(texts[i : i + batch_size])
+            best[name] = min(best[name], (time.perf_counter() - t0) / len(texts) * 1e3)
+    return {"sklearn_ms_per_post": round(best["sklearn"], 4), "numpy_ms_per_post": round(best["numpy"], 4),
+            "speedup": round(best["sklearn"] / best["numpy"], 2)}
+
+
 def _posts(n: int) -> list[str]:
     """`n` post texts of the kind `posts` names."""
     if posts == "heldout":
@@ -120,6 +140,7 @@ def main() -> None:
     whole = _time(model, batches, texts)
     base = _time(lexical, batches, texts)
     spread = _time_workers(model, batches) if workers > 1 else None
+    hashing = _time_char_hashing(model, texts)
     load1 = os.getloadavg()[0]
     try:
         commit = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True).strip()
@@ -129,6 +150,7 @@ def main() -> None:
         "model": model.version, "device": device, "threads": threads, "batch_size": batch_size,
         "iterations": iterations, "warmup": warmup, "single_iterations": single_iterations,
         "whole_text_stage": whole, "lexical_only_baseline": base, "whole_text_stage_all_cores": spread,
+        "char_ngram_hashing": hashing,
         "posts_per_s": whole["posts_per_s"], "posts_per_s_all_cores": spread and spread["posts_per_s"], "p50_ms": whole["p50_ms"],
         "load_avg_1min_before": round(load0, 2), "load_avg_1min_after": round(load1, 2),
         "posts": posts, "mean_chars": round(float(np.mean([len(p) for p in texts])), 1),
@@ -143,7 +165,8 @@ def main() -> None:
     print(f"text {model.version}: whole stage {whole['posts_per_s']:,.0f} posts/s batched (bs {batch_size}, {threads} threads, "
           f"{whole['routed_fraction']:.1%} routed), single p50 {whole['p50_ms']:.2f} ms p99 {whole['p99_ms']:.2f} ms; "
           f"lexical only {base['posts_per_s']:,.0f} posts/s, p50 {base['p50_ms']:.2f} ms; "
-          f"whole stage on {workers} worker(s) {spread['posts_per_s'] if spread else whole['posts_per_s']:,.0f} posts/s; load {load0:.1f}->{load1:.1f} -> {out}")
+          f"whole stage on {workers} worker(s) {spread['posts_per_s'] if spread else whole['posts_per_s']:,.0f} posts/s; "
+          f"char n-gram hashing {hashing['speedup']}x scikit-learn's; load {load0:.1f}->{load1:.1f} -> {out}")
 
 
 if __name__ == "__main__":

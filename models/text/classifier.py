@@ -41,6 +41,7 @@ from sklearn.preprocessing import normalize
 
 from .config import TextConfig
 from .evidence import CHECKS, SpanExtractor
+from .hashing import CharNgramCounts
 
 __all__ = ["TextScore", "TextClassifier", "load", "recalibrate", "stacked", "DEFAULT_ARTIFACT"]
 
@@ -70,6 +71,7 @@ class TextScore:
 WHOLE_TEXT_CHARS = 200  # a `whole_text` span covers the post's start, so evidence stays small
 WORD_TOKEN_PATTERN = r"(?u)[#@]?\w\w*"  # word n-gram tokens keep a leading '#' or '@'
 _WORD_TOKEN = re.compile(WORD_TOKEN_PATTERN)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _one_gram(gram: str) -> list[str]:
@@ -129,14 +131,8 @@ class TextClassifier:
             if tuple(weights[key].shape) != shape:
                 raise ValueError(f"TextClassifier weights[{key!r}]: expected shape {shape}, got {tuple(weights[key].shape)}")
         self.weights = {k: np.ascontiguousarray(weights[k], dtype=np.float32) for k in _WEIGHT_SHAPES}
-        self._char = HashingVectorizer(
-            analyzer="char_wb",
-            ngram_range=(config.char_ngram_min, config.char_ngram_max),
-            n_features=config.char_features,
-            alternate_sign=False,
-            norm=None,
-            lowercase=True,
-        )
+        # the counts of HashingVectorizer(analyzer="char_wb", lowercase=True, alternate_sign=False), about 3x faster
+        self._char = CharNgramCounts((config.char_ngram_min, config.char_ngram_max), config.char_features)
         self._word = HashingVectorizer(
             analyzer="word",
             token_pattern=WORD_TOKEN_PATTERN,
@@ -329,6 +325,9 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise TypeError(f"texts[{i}]: expected str, got {type(t).__name__}")
+        # JSON may carry a lone surrogate ("\ud800"), which no UTF-8 step can encode; U+FFFD keeps the length,
+        # so spans still index the text as given
+        texts[i] = _LONE_SURROGATE.sub("\ufffd", t)
     return texts
 
 
