@@ -43,6 +43,12 @@ OCR_BUDGET_S = 1.0  # no further frame is read once OCR has taken this long for 
 # even in a crop of the true box, measured on 2026-11-26)
 CROP_BELOW_WIDTH = 0.4
 CROP_DET_SIDE = 384
+# The text detector's side for a whole sampled frame (256x256: end cards, large marks). A read costs 107 ms at 512,
+# 48 at 384, 33 at 320 (1 thread). Smaller was tried on the tuning sets (evaluate_media, 120 images per kind, 720x1280,
+# 2026-11-28): seed 7 the same recall at 320 and 384 with 83.7 -> 73.4 ms per image at 320; seed 11 lost rendered
+# TikTok marks (flagged at 0.5 0.883 -> 0.867 at 320, 0.875 at 384; recall at 0.5 % FPR 0.939 -> 0.934) for
+# 81.9 -> 76.9 ms. Kept at 512
+WHOLE_DET_SIDE = 512
 REGIONS_PER_FRAME = 2  # separate groups of mark-like cells read per proposed frame (a wrong first box is common)
 # The whole sampled frame is read after its crops only from this P(any mark) on (end cards and large
 # marks score high; a frame proposed at 0.3-0.5 whose crops show no platform name is rarely one)
@@ -328,7 +334,7 @@ class WatermarkDetector:
         assert self.verifier is not None
         if original is not None and box is not None:
             return self.verifier.platform_in(original, box, det_side=CROP_DET_SIDE)
-        return self.verifier.platform_in(frame)
+        return self.verifier.platform_in(frame, det_side=WHOLE_DET_SIDE)
 
     def read_region(self, original: np.ndarray, box: tuple[float, float, float, float]) -> str | None:
         """OCR check of one crop-stage region: the platform named in the crop classifier's square window
