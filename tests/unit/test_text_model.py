@@ -596,6 +596,34 @@ def test_written_reuse_captions_train_copyright_only_and_their_test_writers_neve
     assert written_reuse_posts(2, seed=3) == rows  # seeded
 
 
+def test_adtalk_test_set_is_labelled_and_its_writers_never_train():
+    # the ad-talk test: organic talk about ads naming the disclosure labels against disclosed ads, other writers
+    from training.text.evaluate import REUSE_SETS, load_adtalk, load_captions, load_reuse
+    from training.text.generate import LANGS, WRITTEN_CAPTIONS, WRITTEN_REUSE_MORE, load_bank
+
+    rows = load_adtalk()
+    assert {(r["lang"], r["label"], r["kind"]) for r in rows} == {(lg, lab, kind) for lg in LANGS
+                                                                  for lab, kind in (("sponsored", "disclosed"), ("organic", "ad_talk"))}
+    assert {r["branded"] for r in rows if r["label"] == "sponsored"} == {1} and not any(r["copyright"] for r in rows)
+    trained = load_captions(WRITTEN_CAPTIONS) + load_reuse(REUSE_SETS["train"]) + load_reuse(WRITTEN_REUSE_MORE)
+    assert not {r["writer"] for r in rows} & {r["writer"] for r in trained}
+    phrasings = {p.strip().lower() for fams in load_bank()["langs"].values() for cat in fams.values()
+                 for fam in cat for p in fam.split("||")}
+    assert not {r["text"].strip().lower() for r in rows} & phrasings
+
+
+def test_written_test_scores_one_check():
+    from training.text.evaluate import written_test
+
+    rows = [{"branded": y, "copyright": 0, "kind": k, "lang": lg, "label": "x", "text": t}
+            for y, k, lg, t in ((1, "ad", "en", "a"), (1, "ad", "fr", "b"), (0, "talk", "en", "c"), (0, "talk", "fr", "d"))]
+    probs = np.array([[0.9, 0.0], [0.4, 0.6], [0.95, 0.1], [0.2, 0.0]])
+    res = written_test(rows, probs, 0)
+    assert (res["positives"], res["precision"], res["recall"], res["f1"]) == (2, 0.5, 0.5, 0.5)
+    assert res["per_kind"]["talk"] == {"n": 2, "flagged": 0.5, "review_or_fail": 0.5, "fail": 0.5}
+    assert res["other_check_flagged"] == 1 and [e["text"] for e in res["errors"]] == ["b", "c"]
+
+
 def test_photographer_credit_on_own_shoot_is_not_reupload_evidence():
     # v13: "📸 @x" credits the creator's own photographer; reupload credits ("🎥 @x", "via @x") still fire
     from models.text.evidence import SpanExtractor

@@ -166,6 +166,7 @@ fail_at: lowest threshold with precision >= 0.98; review_at: highest threshold w
 {independent_section(metrics.get("independent"))}
 {captions_section(metrics.get("captions"))}
 {reuse_section(metrics.get("reuse"))}
+{adtalk_section(metrics.get("adtalk"))}
 ## Speed
 See `benchmarks/results/text.json` (`python benchmarks/bench_text.py`): posts/s batched for the whole
 text stage and p50 single-post latency on 1 thread, with the lexical stage alone in the same process, and
@@ -319,6 +320,28 @@ per language {", ".join(f"{lg} {f:.3f}" for lg, f in t["per_language"].items())}
 |---|---|---|---|---|
 {kinds}
 """
+
+def adtalk_section(res: dict | None) -> str:
+    """The card section for the ad-talk test (`evaluate.adtalk_metrics`), "" for artifacts measured before it."""
+    if not res:
+        return ""
+    t = res["test"]
+    kinds = "\n".join(f"| {k} | {v['n']} | {v['flagged']:.2f} | {v['review_or_fail']:.2f} | {v['fail']:.2f} |" for k, v in t["per_kind"].items())
+    return f"""## Ad-talk test (written captions)
+`training/text/captions_adtalk_test.jsonl`: {t['n']} captions in en, fr, de, es, pt by five writers (one per language) who saw
+nothing of the project: {t['n'] - t['positives']} organic posts that talk about ads and name the disclosure labels ("creators who
+hide #ad at the end", the French influencer law, what #publi means) and {t['positives']} disclosed ads, some of which talk about
+labelling too. The issue's hard negative "talk about ads in general"; only scored, never read.
+`python -m training.text.evaluate --adtalk=test`.
+
+Branded F1 at 0.5: **{t['f1']:.3f}** (precision {t['precision']:.3f}, recall {t['recall']:.3f}, AP {t['average_precision']:.3f});
+per language {", ".join(f"{lg} {f:.3f}" for lg, f in t["per_language"].items())}.
+
+| kind | n | flagged at 0.5 | review or fail (>= 0.3) | fail (>= 0.9) |
+|---|---|---|---|---|
+{kinds}
+"""
+
 
 def independent_section(res: dict | None) -> str:
     """The card section for `evaluate_independent` results ("" when the set was not scored)."""

@@ -31,7 +31,8 @@ from sklearn.metrics import average_precision_score, confusion_matrix, f1_score,
 __all__ = ["calibration_bins", "caption_metrics", "caption_rows", "cross_recalibrated", "cross_stacked", "evaluate", "evaluate_captions",
            "evaluate_independent", "evaluate_reuse", "fit_recalibration", "fit_stack", "heldout_f1", "heldout_probs", "idea_halves",
            "load_captions", "load_independent", "load_reuse", "plot_all", "print_captions", "print_independent", "print_reuse",
-           "probs_of", "reuse_metrics", "score_captions", "strip_disclosures", "thresholds"]
+           "probs_of", "reuse_metrics", "score_captions", "strip_disclosures", "thresholds", "written_test",
+           "adtalk_metrics", "load_adtalk"]
 
 HEADS = ("branded", "copyright")
 INDEPENDENT_SET = Path(__file__).with_name("independent_posts.jsonl")
@@ -45,6 +46,9 @@ CAPTION_SPLITS = {"dev": (CAPTION_SET, "dev"), "test": (CAPTION_SET, "test"), "t
 # "train" writers train the model (generate.written_reuse_posts), "test" writers are other people, only scored, never read
 REUSE_SETS = {"train": Path(__file__).with_name("captions_reuse_train.jsonl"),
               "test": Path(__file__).with_name("captions_reuse_test.jsonl")}
+# the ad-talk test: captions written whole in en, fr, de, es, pt by five writers who saw nothing of the project: organic
+# talk about ads that names the disclosure labels ("influencers who hide #ad ...") against disclosed ads; only scored
+ADTALK_SET = Path(__file__).with_name("captions_adtalk_test.jsonl")
 
 
 def probs_of(scores) -> np.ndarray:
@@ -383,36 +387,50 @@ def print_captions(res: dict, text_chars: int = 110, show_misses: bool = True) -
         print(f"  {e['label']:<9} {e['kind']:<14} p={e['p_branded']:.2f}  {e['text'][:text_chars]!r}")
 
 
-def load_reuse(path: str | Path) -> list[dict]:
-    """Written copyright captions: rows with `copyright` (1 = reuses others' material), `branded` (0: none is sponsored),
-    `kind`, `niche`, `lang`, `writer` and `text`."""
+def _one_check_rows(path: str | Path, head: str, positive: str) -> list[dict]:
+    """The rows of a JSON Lines test set that labels one check: `head` is 1 where `label` == `positive`, the other check 0."""
     rows = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         if line.strip():
             r = json.loads(line)
-            rows.append(r | {"copyright": int(r["label"] == "reuse"), "branded": 0})
+            rows.append(r | {h: int(h == head and r["label"] == positive) for h in HEADS})
     return rows
+
+
+def load_reuse(path: str | Path) -> list[dict]:
+    """Written copyright captions: rows with `copyright` (1 = reuses others' material), `branded` (0: none is sponsored),
+    `kind`, `niche`, `lang`, `writer` and `text`."""
+    return _one_check_rows(path, "copyright", "reuse")
+
+
+def written_test(rows: list[dict], probs: np.ndarray, head: int, threshold: float = 0.5,
+                 bands: tuple[float, float] = (0.3, 0.9)) -> dict:
+    """One check's scores on a written test set: rows carry `branded` / `copyright` labels, `kind`, `lang`, `text`;
+    probs (N, 2) the model's probabilities. F1, precision, recall at `threshold`, average precision, F1 per language,
+    what the policy's (review_at, fail_at) `bands` do to each kind, how many reach `threshold` on the other check,
+    and the misses."""
+    y = np.array([r[HEADS[head]] for r in rows])
+    p = probs[:, head]
+    pred = p >= threshold
+    kinds, langs = np.array([r["kind"] for r in rows]), np.array([r["lang"] for r in rows])
+    tp = int((pred & (y == 1)).sum())
+    return {"n": len(rows), "positives": int(y.sum()), "threshold": threshold, "f1": float(f1_score(y, pred)),
+            "precision": tp / max(int(pred.sum()), 1), "recall": tp / max(int(y.sum()), 1),
+            "average_precision": float(average_precision_score(y, p)),
+            "per_language": _f1_by_language(y, pred, langs), "per_kind": _rates_by_kind(kinds, p, threshold, bands),
+            "other_check_flagged": int((probs[:, 1 - head] >= threshold).sum()),
+            "errors": [{"label": r["label"], "kind": r["kind"], "lang": r["lang"], f"p_{HEADS[head]}": round(float(q), 3),
+                        "text": r["text"][:160]} for r, q, hit in zip(rows, p, pred) if hit != bool(r[HEADS[head]])]}
 
 
 def evaluate_reuse(model, rows: list[dict], threshold: float = 0.5, bands: tuple[float, float] = (0.3, 0.9),
                    probs: np.ndarray | None = None) -> dict:
-    """The copyright test on written captions (`load_reuse` rows): P(copyright) of reuse against original captions (F1,
-    precision, recall at `threshold`, average precision, F1 per language), what the policy's (review_at, fail_at) `bands`
-    do to each kind, how many are flagged as branded (none is), and the misses.
+    """The copyright test on written captions (`load_reuse` rows): `written_test` of P(copyright), reuse against
+    original captions; `reuse` counts the positives and `branded_flagged` those flagged as branded (none is).
     probs: `model`'s (N, 2) probabilities of these rows' texts, when the caller already has them."""
     probs = probs_of(model.score_texts([r["text"] for r in rows])) if probs is None else probs  # (N, 2)
-    y = np.array([r["copyright"] for r in rows])
-    p = probs[:, 1]
-    pred = p >= threshold
-    kinds, langs = np.array([r["kind"] for r in rows]), np.array([r["lang"] for r in rows])
-    tp = int((pred & (y == 1)).sum())
-    return {"n": len(rows), "reuse": int(y.sum()), "threshold": threshold, "f1": float(f1_score(y, pred)),
-            "precision": tp / max(int(pred.sum()), 1), "recall": tp / max(int(y.sum()), 1),
-            "average_precision": float(average_precision_score(y, p)),
-            "per_language": _f1_by_language(y, pred, langs), "per_kind": _rates_by_kind(kinds, p, threshold, bands),
-            "branded_flagged": int((probs[:, 0] >= threshold).sum()),
-            "errors": [{"label": r["label"], "kind": r["kind"], "lang": r["lang"], "p_copyright": round(float(q), 3),
-                        "text": r["text"][:160]} for r, q, hit in zip(rows, p, pred) if hit != bool(r["copyright"])]}
+    res = written_test(rows, probs, HEADS.index("copyright"), threshold, bands)
+    return res | {"reuse": res.pop("positives"), "branded_flagged": res.pop("other_check_flagged")}
 
 
 def reuse_metrics(model) -> dict:
@@ -429,6 +447,18 @@ def print_reuse(res: dict, text_chars: int = 110, show_misses: bool = True) -> N
         print(f"  {k:<12} n={v['n']:<4} flagged {v['flagged']:.2f}  review or fail {v['review_or_fail']:.2f}  fail {v['fail']:.2f}")
     for e in res.get("errors", []) if show_misses else []:
         print(f"  {e['lang']} {e['label']:<8} {e['kind']:<12} p={e['p_copyright']:.2f}  {e['text'][:text_chars]!r}")
+
+
+def load_adtalk(path: str | Path = ADTALK_SET) -> list[dict]:
+    """The ad-talk test: rows with `branded` (1 = a disclosed sponsored post), `copyright` (0), `kind` ("ad_talk": organic
+    talk about ads and disclosure labels that names the labels; "disclosed"), `lang`, `writer`, `text`."""
+    return _one_check_rows(path, "branded", "sponsored")
+
+
+def adtalk_metrics(model) -> dict:
+    """`written_test` of P(branded) on the ad-talk test, as metrics.json keeps it (without the misses' texts)."""
+    rows = load_adtalk()
+    return {"test": _unread(written_test(rows, probs_of(model.score_texts([r["text"] for r in rows])), HEADS.index("branded")))}
 
 
 def heldout_f1(model, bank_path: str | Path, n: int = 10000, seed: int = 1337, name_split: str | None = None) -> dict:
@@ -465,7 +495,7 @@ if __name__ == "__main__":
         folder = Path(args.get("artifact") or DEFAULT_ARTIFACT)
         metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
         model = load(folder)
-        metrics["captions"], metrics["reuse"] = caption_metrics(model), reuse_metrics(model)
+        metrics["captions"], metrics["reuse"], metrics["adtalk"] = caption_metrics(model), reuse_metrics(model), adtalk_metrics(model)
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {write_card(folder)}")
     elif "captions" in args:  # python -m training.text.evaluate --captions=dev|test|test_intl [--artifact=DIR]: the undisclosed-ad test
@@ -474,6 +504,8 @@ if __name__ == "__main__":
     elif "reuse" in args:  # python -m training.text.evaluate --reuse=train|test [--artifact=DIR]: the copyright test
         split = args["reuse"]  # train (the training writers, read) | test (only scored: numbers, no misses)
         print_reuse(evaluate_reuse(load(args.get("artifact")), load_reuse(REUSE_SETS[split])), show_misses=split != "test")
+    elif "adtalk" in args:  # python -m training.text.evaluate --adtalk=test [--artifact=DIR]: the ad-talk test (numbers only)
+        print(json.dumps(adtalk_metrics(load(args.get("artifact")))["test"], indent=1))
     elif "heldout_bank" in args:  # python -m training.text.evaluate --heldout_bank=old_phrases.yaml [--artifact=DIR] [--names=train]
         print(json.dumps(heldout_f1(load(args.get("artifact")), args["heldout_bank"], name_split=args.get("names")), indent=1))
     else:
