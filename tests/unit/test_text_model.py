@@ -497,6 +497,22 @@ def test_phrase_bank_holds_out_every_phrasing():
     assert [lang for lang, _ in shared_phrasings(leaky)] == ["en"]
 
 
+def test_extra_families_append_to_the_bank_and_leak_nothing():
+    # `train --extra_families=FILE` (v16's ad-talk families): the bank's own families keep their index, so their split
+    from pathlib import Path
+
+    from training.text import generate
+    from training.text.generate import load_bank, shared_phrasings
+
+    extra_path = Path(generate.__file__).with_name("phrases_adtalk.yaml")
+    bank, grown = load_bank(), load_bank(extra=extra_path)
+    assert shared_phrasings(grown) == []
+    for lang, categories in bank["langs"].items():
+        for category, families in categories.items():
+            assert grown["langs"][lang][category][: len(families)] == families
+    assert sum(len(grown["langs"][lg]["ad_word"]) - len(bank["langs"][lg]["ad_word"]) for lg in bank["langs"]) == 40
+
+
 def test_invented_names_replace_list_names_in_training_posts_only():
     # made-up names keep a name from becoming a cue (card history, v10); held-out posts keep the bank's *_val names
     from training.text.generate import generate, load_bank

@@ -331,7 +331,8 @@ def adtalk_section(res: dict | None) -> str:
 `training/text/captions_adtalk_test.jsonl`: {t['n']} captions in en, fr, de, es, pt by five writers (one per language) who saw
 nothing of the project: {t['n'] - t['positives']} organic posts that talk about ads and name the disclosure labels ("creators who
 hide #ad at the end", the French influencer law, what #publi means) and {t['positives']} disclosed ads, some of which talk about
-labelling too. The issue's hard negative "talk about ads in general"; only scored, never read.
+labelling too. The issue's hard negative "talk about ads in general". Only scored, never read (a 4-gram overlap check
+against the training families printed the start of three captions once, before any training).
 `python -m training.text.evaluate --adtalk=test`.
 
 Branded F1 at 0.5: **{t['f1']:.3f}** (precision {t['precision']:.3f}, recall {t['recall']:.3f}, AP {t['average_precision']:.3f});

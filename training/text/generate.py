@@ -70,10 +70,18 @@ WRITTEN_REUSE = Path(__file__).with_name("captions_reuse_train.jsonl")
 WRITTEN_REUSE_MORE = Path(__file__).with_name("captions_reuse_more.jsonl")
 
 
-def load_bank(path: str | Path | None = None) -> dict:
+def load_bank(path: str | Path | None = None, extra: str | Path | None = None) -> dict:
+    """The phrase bank (default phrases.yaml); `extra`: a file of more families, {lang: {category: [family, ...]}},
+    appended to the bank's lists, so the families already there keep their index (and their split)."""
     path = Path(path) if path is not None else Path(__file__).with_name("phrases.yaml")
     with open(path, encoding="utf-8") as f:
-        return yaml.safe_load(f)
+        bank = yaml.safe_load(f)
+    if extra:
+        with open(extra, encoding="utf-8") as f:
+            for lang, categories in yaml.safe_load(f).items():
+                for category, families in categories.items():
+                    bank["langs"][lang][category] = bank["langs"][lang][category] + list(families)
+    return bank
 
 
 def _families(bank: dict, lang: str, category: str, split: str) -> list[tuple[int, list[str]]]:

@@ -131,6 +131,22 @@ axes[0].set_xlabel("recall"); axes[0].set_ylabel("precision"); axes[0].legend()
 bins = calibration_bins(y, p_cr, n_bins=5)["bins"]
 axes[1].plot([b["mean_p"] for b in bins], [b["frac_pos"] for b in bins], "o-"); axes[1].plot([0, 1], [0, 1], "k--", lw=0.8)
 axes[1].set_title("calibration (5 bins)"); axes[1].set_xlabel("P(copyright)"); axes[1].set_ylabel("share reusing"); fig.tight_layout()"""),
+    ("markdown", "## Ad-talk test (`training/text/captions_adtalk_test.jsonl`)\n400 captions in en, fr, de, es and pt by five "
+                 "writers who saw nothing of the project: organic posts that talk about ads and name the disclosure labels "
+                 "(\"creators who hide #ad\", the French influencer law, what #publi means) against disclosed ads. Only scored, "
+                 "never read: numbers and curves, no texts."),
+    ("code", """from training.text.evaluate import load_adtalk, written_test
+talk_rows = load_adtalk()
+talk_probs = probs_of(model.score_texts([r["text"] for r in talk_rows]))  # (N, 2)
+res = written_test(talk_rows, talk_probs, 0)
+print(f"branded F1 {res['f1']:.3f} (P {res['precision']:.3f}, R {res['recall']:.3f}, AP {res['average_precision']:.3f})")
+for k, v in res["per_kind"].items():
+    print(f"  {k:<10} n={v['n']:<4} flagged {v['flagged']:.2f}  review or fail {v['review_or_fail']:.2f}  fail {v['fail']:.2f}")
+y, p_br = np.array([r["branded"] for r in talk_rows]), talk_probs[:, 0]
+fig, ax = plt.subplots(figsize=(5, 4))
+for kind in ("ad_talk", "disclosed"):
+    ax.hist(p_br[[r["kind"] == kind for r in talk_rows]], bins=20, range=(0, 1), alpha=0.6, label=kind)
+ax.set_title("P(branded) by kind"); ax.set_xlabel("P(branded)"); ax.set_ylabel("captions"); ax.legend(); fig.tight_layout()"""),
     ("markdown", "## Error table: most frequent error families, one example each"),
     ("code", """errs = collections.defaultdict(list)
 for r, s, p in zip(rows, scores, probs):
