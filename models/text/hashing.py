@@ -70,8 +70,9 @@ def murmurhash3_32(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) 
     """
     out = np.empty(len(starts), np.uint32)
     order = np.argsort(lengths.astype(np.int16), kind="stable")  # a radix sort: lengths are small
-    ends = np.cumsum(np.bincount(lengths))  # rows of each length are order[ends[length - 1]:ends[length]]
-    for length in np.flatnonzero(np.bincount(lengths)):
+    per_length = np.bincount(lengths)
+    ends = np.cumsum(per_length)  # rows of each length are order[ends[length - 1]:ends[length]]
+    for length in np.flatnonzero(per_length):
         rows = order[ends[length - 1] : ends[length]]
         keys = buffer[starts[rows, None] + np.arange(length)]  # (M_len, length) uint8
         out[rows] = _hash_same_length(keys)
