@@ -226,7 +226,6 @@ def test_shipped_span_after_emoji(shipped):
     assert got["discount_code"]["text"] == text[got["discount_code"]["start"] : got["discount_code"]["end"]] == "cupom BIA10"
 
 
-
 def test_shipped_lone_surrogate_scores_without_losing_its_neighbours(shipped):
     # JSON "\ud83d" without its pair decodes to a lone surrogate, which UTF-8 cannot encode
     text = "broken emoji \ud83d then #ad code GLOW15"
@@ -234,6 +233,7 @@ def test_shipped_lone_surrogate_scores_without_losing_its_neighbours(shipped):
     assert len(scores) == 2 and scores[1].branded > 0.5
     tag = {sp["label"]: sp for sp in scores[1].spans}["disclosure_tag"]
     assert tag["start"] == text.index("#ad") and tag["text"] == "#ad"
+
 
 # ---- the contextual stage and the cascade -----------------------------------------------------
 def tiny_cascade(precision: str = "fp32") -> TextClassifier:

@@ -300,12 +300,19 @@ Share flagged at 0.5 / failing at the policy's fail_at (0.9), disclosures remove
 """
 
 
+def _kinds_table(per_kind: dict) -> str:
+    """A written test's per-kind rates (`evaluate.written_test`) as a markdown table."""
+    rows = "\n".join(f"| {k} | {v['n']} | {v['flagged']:.2f} | {v['review_or_fail']:.2f} | {v['fail']:.2f} |" for k, v in per_kind.items())
+    return f"""| kind | n | flagged at 0.5 | review or fail (>= 0.3) | fail (>= 0.9) |
+|---|---|---|---|---|
+{rows}"""
+
+
 def reuse_section(res: dict | None) -> str:
     """The card section for the copyright test (`evaluate.reuse_metrics`), "" for artifacts measured before it."""
     if not res:
         return ""
     t = res["test"]
-    kinds = "\n".join(f"| {k} | {v['n']} | {v['flagged']:.2f} | {v['review_or_fail']:.2f} | {v['fail']:.2f} |" for k, v in t["per_kind"].items())
     return f"""## Copyright test (written captions)
 `training/text/captions_reuse_test.jsonl`: {t['n']} captions in en, fr, de, es, pt ({t['reuse']} reuse others' material: credited,
 disclaimed, full episodes or implicit clips; the others show the creator's own material: photographer credits on their own
@@ -316,17 +323,15 @@ training writers') who saw neither the bank, nor the patterns, nor the training 
 Copyright F1 at 0.5: **{t['f1']:.3f}** (precision {t['precision']:.3f}, recall {t['recall']:.3f}, AP {t['average_precision']:.3f});
 per language {", ".join(f"{lg} {f:.3f}" for lg, f in t["per_language"].items())}; flagged as branded (none is): {t['branded_flagged']}.
 
-| kind | n | flagged at 0.5 | review or fail (>= 0.3) | fail (>= 0.9) |
-|---|---|---|---|---|
-{kinds}
+{_kinds_table(t["per_kind"])}
 """
+
 
 def adtalk_section(res: dict | None) -> str:
     """The card section for the ad-talk test (`evaluate.adtalk_metrics`), "" for artifacts measured before it."""
     if not res:
         return ""
     t = res["test"]
-    kinds = "\n".join(f"| {k} | {v['n']} | {v['flagged']:.2f} | {v['review_or_fail']:.2f} | {v['fail']:.2f} |" for k, v in t["per_kind"].items())
     return f"""## Ad-talk test (written captions)
 `training/text/captions_adtalk_test.jsonl`: {t['n']} captions in en, fr, de, es, pt by five writers (one per language) who saw
 nothing of the project: {t['n'] - t['positives']} organic posts that talk about ads and name the disclosure labels ("creators who
@@ -338,9 +343,7 @@ against the training families printed the start of three captions once, before a
 Branded F1 at 0.5: **{t['f1']:.3f}** (precision {t['precision']:.3f}, recall {t['recall']:.3f}, AP {t['average_precision']:.3f});
 per language {", ".join(f"{lg} {f:.3f}" for lg, f in t["per_language"].items())}.
 
-| kind | n | flagged at 0.5 | review or fail (>= 0.3) | fail (>= 0.9) |
-|---|---|---|---|---|
-{kinds}
+{_kinds_table(t["per_kind"])}
 """
 
 

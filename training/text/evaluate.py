@@ -32,7 +32,7 @@ __all__ = ["calibration_bins", "caption_metrics", "caption_rows", "cross_recalib
            "evaluate_independent", "evaluate_reuse", "fit_recalibration", "fit_stack", "heldout_f1", "heldout_probs", "idea_halves",
            "load_captions", "load_independent", "load_reuse", "plot_all", "print_captions", "print_independent", "print_reuse",
            "probs_of", "reuse_metrics", "score_captions", "strip_disclosures", "thresholds", "written_test",
-           "adtalk_metrics", "load_adtalk"]
+           "adtalk_metrics", "load_adtalk", "print_kinds"]
 
 HEADS = ("branded", "copyright")
 INDEPENDENT_SET = Path(__file__).with_name("independent_posts.jsonl")
@@ -438,13 +438,18 @@ def reuse_metrics(model) -> dict:
     return {"test": _unread(evaluate_reuse(model, load_reuse(REUSE_SETS["test"])))}
 
 
+def print_kinds(per_kind: dict) -> None:
+    """`written_test`'s per-kind rates, one line per kind: flagged at the threshold, at review_at, at fail_at."""
+    for k, v in per_kind.items():
+        print(f"  {k:<12} n={v['n']:<4} flagged {v['flagged']:.2f}  review or fail {v['review_or_fail']:.2f}  fail {v['fail']:.2f}")
+
+
 def print_reuse(res: dict, text_chars: int = 110, show_misses: bool = True) -> None:
     """`evaluate_reuse` results: F1, per language, per kind, then the misses (not for the test writers)."""
     print(f"copyright F1 {res['f1']:.3f} (P {res['precision']:.3f}, R {res['recall']:.3f}, AP {res['average_precision']:.3f}) "
           f"on {res['n']} captions ({res['reuse']} reuse); flagged as branded {res['branded_flagged']}")
     print("  F1 per language: " + ", ".join(f"{lg} {f:.3f}" for lg, f in res["per_language"].items()))
-    for k, v in res["per_kind"].items():
-        print(f"  {k:<12} n={v['n']:<4} flagged {v['flagged']:.2f}  review or fail {v['review_or_fail']:.2f}  fail {v['fail']:.2f}")
+    print_kinds(res["per_kind"])
     for e in res.get("errors", []) if show_misses else []:
         print(f"  {e['lang']} {e['label']:<8} {e['kind']:<12} p={e['p_copyright']:.2f}  {e['text'][:text_chars]!r}")
 

@@ -135,13 +135,12 @@ axes[1].set_title("calibration (5 bins)"); axes[1].set_xlabel("P(copyright)"); a
                  "writers who saw nothing of the project: organic posts that talk about ads and name the disclosure labels "
                  "(\"creators who hide #ad\", the French influencer law, what #publi means) against disclosed ads. Only scored, "
                  "never read: numbers and curves, no texts."),
-    ("code", """from training.text.evaluate import load_adtalk, written_test
+    ("code", """from training.text.evaluate import load_adtalk, print_kinds, written_test
 talk_rows = load_adtalk()
 talk_probs = probs_of(model.score_texts([r["text"] for r in talk_rows]))  # (N, 2)
 res = written_test(talk_rows, talk_probs, 0)
 print(f"branded F1 {res['f1']:.3f} (P {res['precision']:.3f}, R {res['recall']:.3f}, AP {res['average_precision']:.3f})")
-for k, v in res["per_kind"].items():
-    print(f"  {k:<10} n={v['n']:<4} flagged {v['flagged']:.2f}  review or fail {v['review_or_fail']:.2f}  fail {v['fail']:.2f}")
+print_kinds(res["per_kind"])
 y, p_br = np.array([r["branded"] for r in talk_rows]), talk_probs[:, 0]
 fig, ax = plt.subplots(figsize=(5, 4))
 for kind in ("ad_talk", "disclosed"):

@@ -39,8 +39,8 @@ from models.text.evidence import SpanExtractor
 from models.text.contextual import ContextualStage, base_model_dir, native_bf16
 from training.configurator import apply_overrides, git_commit
 from training.text.card import render_card, write_card
-from training.text.evaluate import (HEADS, caption_metrics, cross_recalibrated, cross_stacked, evaluate, evaluate_independent,
-                                    fit_recalibration, fit_stack, plot_all, probs_of, reuse_metrics, adtalk_metrics)
+from training.text.evaluate import (HEADS, adtalk_metrics, caption_metrics, cross_recalibrated, cross_stacked, evaluate,
+                                    evaluate_independent, fit_recalibration, fit_stack, plot_all, probs_of, reuse_metrics)
 from training.text.generate import WRITTEN_REUSE, WRITTEN_REUSE_MORE, generate, load_bank, written_posts, written_reuse_posts
 
 # -----------------------------------------------------------------------------
