@@ -498,19 +498,22 @@ def test_phrase_bank_holds_out_every_phrasing():
 
 
 def test_extra_families_append_to_the_bank_and_leak_nothing():
-    # `train --extra_families=FILE` (v16's ad-talk families): the bank's own families keep their index, so their split
+    # `train --extra_families=A,B` (v16's ad-talk, v17's copyright-talk families): the bank's own families keep their
+    # index, so their split
     from pathlib import Path
 
     from training.text import generate
     from training.text.generate import load_bank, shared_phrasings
 
-    extra_path = Path(generate.__file__).with_name("phrases_adtalk.yaml")
-    bank, grown = load_bank(), load_bank(extra=extra_path)
+    adtalk, copytalk = (Path(generate.__file__).with_name(f"phrases_{name}.yaml") for name in ("adtalk", "copytalk"))
+    bank, grown = load_bank(), load_bank(extra=f"{adtalk},{copytalk}")
     assert shared_phrasings(grown) == []
     for lang, categories in bank["langs"].items():
         for category, families in categories.items():
             assert grown["langs"][lang][category][: len(families)] == families
-    assert sum(len(grown["langs"][lg]["ad_word"]) - len(bank["langs"][lg]["ad_word"]) for lg in bank["langs"]) == 40
+    added = lambda category: sum(len(grown["langs"][lg][category]) - len(bank["langs"][lg][category]) for lg in bank["langs"])  # noqa: E731
+    assert (added("ad_word"), added("copyright_talk"), added("credit")) == (40, 40, 10)
+    assert load_bank(extra=adtalk)["langs"]["en"]["copyright_talk"] == bank["langs"]["en"]["copyright_talk"]
 
 
 def test_invented_names_replace_list_names_in_training_posts_only():

@@ -71,13 +71,16 @@ WRITTEN_REUSE_MORE = Path(__file__).with_name("captions_reuse_more.jsonl")
 
 
 def load_bank(path: str | Path | None = None, extra: str | Path | None = None) -> dict:
-    """The phrase bank (default phrases.yaml); `extra`: a file of more families, {lang: {category: [family, ...]}},
-    appended to the bank's lists, so the families already there keep their index (and their split)."""
+    """The phrase bank (default phrases.yaml); `extra`: files of more families, {lang: {category: [family, ...]}},
+    comma-separated, appended to the bank's lists in that order, so the families already there keep their index (and
+    their split)."""
     path = Path(path) if path is not None else Path(__file__).with_name("phrases.yaml")
     with open(path, encoding="utf-8") as f:
         bank = yaml.safe_load(f)
-    if extra:
-        with open(extra, encoding="utf-8") as f:
+    for extra_path in str(extra or "").split(","):
+        if not extra_path.strip():
+            continue
+        with open(extra_path.strip(), encoding="utf-8") as f:
             for lang, categories in yaml.safe_load(f).items():
                 for category, families in categories.items():
                     bank["langs"][lang][category] = bank["langs"][lang][category] + list(families)

@@ -61,7 +61,7 @@ reuse_copies = 2
 # the fr/de/es/pt caption test 0.790 -> 0.813, held-out F1 as before (card history). False rebuilds v13's training rows.
 # Read after captions_reuse_train.jsonl as one list (v14 and v14b trained on the same rows, checked identical)
 reuse_more = True
-# a file of phrase families appended to the bank (generate.load_bank); "" = the bank alone. v16 trained with
+# files of phrase families appended to the bank, comma-separated (generate.load_bank); "" = the bank alone. v16 trained with
 # phrases_adtalk.yaml (talk about ads naming the disclosure labels) and was not kept: organic ad talk failing at 0.9
 # 72 % -> 16 %, but held-out copyright F1 0.798 -> 0.773 (card history)
 extra_families = ""
