@@ -615,20 +615,27 @@ def test_written_reuse_captions_train_copyright_only_and_their_test_writers_neve
     assert written_reuse_posts(2, seed=3) == rows  # seeded
 
 
-def test_adtalk_test_set_is_labelled_and_its_writers_never_train():
-    # the ad-talk test: organic talk about ads naming the disclosure labels against disclosed ads, other writers
-    from training.text.evaluate import REUSE_SETS, load_adtalk, load_captions, load_reuse
+def test_talk_test_sets_are_labelled_and_their_writers_never_train():
+    # the talk tests: organic talk naming what the model looks for against what it talks about, other writers
+    from training.text.evaluate import REUSE_SETS, TALK_SETS, load_captions, load_reuse, load_talk
     from training.text.generate import LANGS, WRITTEN_CAPTIONS, WRITTEN_REUSE_MORE, load_bank
 
-    rows = load_adtalk()
-    assert {(r["lang"], r["label"], r["kind"]) for r in rows} == {(lg, lab, kind) for lg in LANGS
-                                                                  for lab, kind in (("sponsored", "disclosed"), ("organic", "ad_talk"))}
-    assert {r["branded"] for r in rows if r["label"] == "sponsored"} == {1} and not any(r["copyright"] for r in rows)
     trained = load_captions(WRITTEN_CAPTIONS) + load_reuse(REUSE_SETS["train"]) + load_reuse(WRITTEN_REUSE_MORE)
-    assert not {r["writer"] for r in rows} & {r["writer"] for r in trained}
     phrasings = {p.strip().lower() for fams in load_bank()["langs"].values() for cat in fams.values()
                  for fam in cat for p in fam.split("||")}
-    assert not {r["text"].strip().lower() for r in rows} & phrasings
+    kinds = {"adtalk": (("sponsored", "disclosed"), ("organic", "ad_talk")),
+             "copytalk": (("reuse", "reuse"), ("organic", "copyright_talk"))}
+    writers = []
+    for name, (_, check, positive) in TALK_SETS.items():
+        rows = load_talk(name)
+        assert {(r["lang"], r["label"], r["kind"]) for r in rows} == {(lg, lab, kind) for lg in LANGS for lab, kind in kinds[name]}
+        other = "copyright" if check == "branded" else "branded"
+        assert {r[check] for r in rows if r["label"] == positive} == {1} and not any(r[other] for r in rows)
+        assert not any(r[check] for r in rows if r["label"] == "organic")
+        assert not {r["writer"] for r in rows} & {r["writer"] for r in trained}
+        assert not {r["text"].strip().lower() for r in rows} & phrasings
+        writers.append({r["writer"] for r in rows})
+    assert not writers[0] & writers[1]
 
 
 def test_written_test_scores_one_check():

@@ -166,7 +166,8 @@ fail_at: lowest threshold with precision >= 0.98; review_at: highest threshold w
 {independent_section(metrics.get("independent"))}
 {captions_section(metrics.get("captions"))}
 {reuse_section(metrics.get("reuse"))}
-{adtalk_section(metrics.get("adtalk"))}
+{talk_section("adtalk", metrics.get("adtalk"))}
+{talk_section("copytalk", metrics.get("copytalk"))}
 ## Speed
 See `benchmarks/results/text.json` (`python benchmarks/bench_text.py`): posts/s batched for the whole
 text stage and p50 single-post latency on 1 thread, with the lexical stage alone in the same process, and
@@ -327,20 +328,33 @@ per language {", ".join(f"{lg} {f:.3f}" for lg, f in t["per_language"].items())}
 """
 
 
-def adtalk_section(res: dict | None) -> str:
-    """The card section for the ad-talk test (`evaluate.adtalk_metrics`), "" for artifacts measured before it."""
+# per talk test (evaluate.TALK_SETS): its title, check, and what its organic posts and its positives are
+_TALK_TESTS = {
+    "adtalk": ("Ad-talk test", "branded", "talk about ads and name the disclosure labels (\"creators who hide #ad at the end\", the "
+               "French influencer law, what #publi means)", "disclosed ads, some of which talk about labelling too",
+               "talk about ads in general", " (a 4-gram overlap check against the training families printed the start of three "
+               "captions once, before any training)"),
+    "copytalk": ("Copyright-talk test", "copyright", "talk about copyright and quote the phrases reposters write (\"'no copyright "
+                 "intended' protects you from nothing\", fair use explained, creators whose own videos were reposted)",
+                 "reuploads of others' material with credits or disclaimers, about a third of which talk about copyright too",
+                 "talk about copyright in general", " (7 of the 400 written captions were dropped before any scoring: they "
+                 "shared 40 % or more of their word 4-grams with a training text)"),
+}
+
+
+def talk_section(name: str, res: dict | None) -> str:
+    """The card section for a talk test (`evaluate.talk_metrics`), "" for artifacts measured before it."""
     if not res:
         return ""
     t = res["test"]
-    return f"""## Ad-talk test (written captions)
-`training/text/captions_adtalk_test.jsonl`: {t['n']} captions in en, fr, de, es, pt by five writers (one per language) who saw
-nothing of the project: {t['n'] - t['positives']} organic posts that talk about ads and name the disclosure labels ("creators who
-hide #ad at the end", the French influencer law, what #publi means) and {t['positives']} disclosed ads, some of which talk about
-labelling too. The issue's hard negative "talk about ads in general". Only scored, never read (a 4-gram overlap check
-against the training families printed the start of three captions once, before any training).
-`python -m training.text.evaluate --adtalk=test`.
+    title, check, organic, positives, hard_negative, note = _TALK_TESTS[name]
+    return f"""## {title} (written captions)
+`training/text/captions_{name}_test.jsonl`: {t['n']} captions in en, fr, de, es, pt by five writers (one per language) who saw
+nothing of the project: {t['n'] - t['positives']} organic posts that {organic}, and {t['positives']} {positives}.
+The issue's hard negative "{hard_negative}". Only scored, never read{note}.
+`python -m training.text.evaluate --talk={name}`.
 
-Branded F1 at 0.5: **{t['f1']:.3f}** (precision {t['precision']:.3f}, recall {t['recall']:.3f}, AP {t['average_precision']:.3f});
+{check.capitalize()} F1 at 0.5: **{t['f1']:.3f}** (precision {t['precision']:.3f}, recall {t['recall']:.3f}, AP {t['average_precision']:.3f});
 per language {", ".join(f"{lg} {f:.3f}" for lg, f in t["per_language"].items())}.
 
 {_kinds_table(t["per_kind"])}

@@ -32,7 +32,7 @@ __all__ = ["calibration_bins", "caption_metrics", "caption_rows", "cross_recalib
            "evaluate_independent", "evaluate_reuse", "fit_recalibration", "fit_stack", "heldout_f1", "heldout_probs", "idea_halves",
            "load_captions", "load_independent", "load_reuse", "plot_all", "print_captions", "print_independent", "print_reuse",
            "probs_of", "reuse_metrics", "score_captions", "strip_disclosures", "thresholds", "written_test",
-           "adtalk_metrics", "load_adtalk", "print_kinds"]
+           "talk_metrics", "load_talk", "print_kinds"]
 
 HEADS = ("branded", "copyright")
 INDEPENDENT_SET = Path(__file__).with_name("independent_posts.jsonl")
@@ -46,9 +46,13 @@ CAPTION_SPLITS = {"dev": (CAPTION_SET, "dev"), "test": (CAPTION_SET, "test"), "t
 # "train" writers train the model (generate.written_reuse_posts), "test" writers are other people, only scored, never read
 REUSE_SETS = {"train": Path(__file__).with_name("captions_reuse_train.jsonl"),
               "test": Path(__file__).with_name("captions_reuse_test.jsonl")}
-# the ad-talk test: captions written whole in en, fr, de, es, pt by five writers who saw nothing of the project: organic
-# talk about ads that names the disclosure labels ("influencers who hide #ad ...") against disclosed ads; only scored
-ADTALK_SET = Path(__file__).with_name("captions_adtalk_test.jsonl")
+# the talk tests: captions written whole in en, fr, de, es, pt by writers who saw nothing of the project; only scored.
+# Organic talk that names what the model looks for, against posts that are what it talks about: (file, check, positive label)
+# - adtalk: talk about ads naming the disclosure labels ("influencers who hide #ad ...") against disclosed ads (writers 50-54)
+# - copytalk: talk about copyright quoting reposters' phrases ("'no copyright intended' protects you from nothing")
+#   against reuploads with credits or disclaimers (writers 55-59)
+TALK_SETS = {"adtalk": (Path(__file__).with_name("captions_adtalk_test.jsonl"), "branded", "sponsored"),
+             "copytalk": (Path(__file__).with_name("captions_copytalk_test.jsonl"), "copyright", "reuse")}
 
 
 def probs_of(scores) -> np.ndarray:
@@ -454,16 +458,18 @@ def print_reuse(res: dict, text_chars: int = 110, show_misses: bool = True) -> N
         print(f"  {e['lang']} {e['label']:<8} {e['kind']:<12} p={e['p_copyright']:.2f}  {e['text'][:text_chars]!r}")
 
 
-def load_adtalk(path: str | Path = ADTALK_SET) -> list[dict]:
-    """The ad-talk test: rows with `branded` (1 = a disclosed sponsored post), `copyright` (0), `kind` ("ad_talk": organic
-    talk about ads and disclosure labels that names the labels; "disclosed"), `lang`, `writer`, `text`."""
-    return _one_check_rows(path, "branded", "sponsored")
+def load_talk(name: str) -> list[dict]:
+    """A talk test (`TALK_SETS`: "adtalk" or "copytalk"): rows with `branded` and `copyright` (1 for the positives on the
+    test's check, 0 otherwise), `label`, `kind` (organic talk: "ad_talk" / "copyright_talk"), `lang`, `writer`, `text`."""
+    path, head, positive = TALK_SETS[name]
+    return _one_check_rows(path, head, positive)
 
 
-def adtalk_metrics(model) -> dict:
-    """`written_test` of P(branded) on the ad-talk test, as metrics.json keeps it (without the misses' texts)."""
-    rows = load_adtalk()
-    return {"test": _unread(written_test(rows, probs_of(model.score_texts([r["text"] for r in rows])), HEADS.index("branded")))}
+def talk_metrics(model, name: str) -> dict:
+    """`written_test` of the test's check on a talk test, as metrics.json keeps it (without the misses' texts)."""
+    rows = load_talk(name)
+    head = HEADS.index(TALK_SETS[name][1])
+    return {"test": _unread(written_test(rows, probs_of(model.score_texts([r["text"] for r in rows])), head))}
 
 
 def heldout_f1(model, bank_path: str | Path, n: int = 10000, seed: int = 1337, name_split: str | None = None) -> dict:
@@ -500,7 +506,8 @@ if __name__ == "__main__":
         folder = Path(args.get("artifact") or DEFAULT_ARTIFACT)
         metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
         model = load(folder)
-        metrics["captions"], metrics["reuse"], metrics["adtalk"] = caption_metrics(model), reuse_metrics(model), adtalk_metrics(model)
+        metrics["captions"], metrics["reuse"] = caption_metrics(model), reuse_metrics(model)
+        metrics |= {name: talk_metrics(model, name) for name in TALK_SETS}
         (folder / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {write_card(folder)}")
     elif "captions" in args:  # python -m training.text.evaluate --captions=dev|test|test_intl [--artifact=DIR]: the undisclosed-ad test
@@ -509,8 +516,8 @@ if __name__ == "__main__":
     elif "reuse" in args:  # python -m training.text.evaluate --reuse=train|test [--artifact=DIR]: the copyright test
         split = args["reuse"]  # train (the training writers, read) | test (only scored: numbers, no misses)
         print_reuse(evaluate_reuse(load(args.get("artifact")), load_reuse(REUSE_SETS[split])), show_misses=split != "test")
-    elif "adtalk" in args:  # python -m training.text.evaluate --adtalk=test [--artifact=DIR]: the ad-talk test (numbers only)
-        print(json.dumps(adtalk_metrics(load(args.get("artifact")))["test"], indent=1))
+    elif "talk" in args:  # python -m training.text.evaluate --talk=adtalk|copytalk [--artifact=DIR]: a talk test (numbers only)
+        print(json.dumps(talk_metrics(load(args.get("artifact")), args["talk"])["test"], indent=1))
     elif "heldout_bank" in args:  # python -m training.text.evaluate --heldout_bank=old_phrases.yaml [--artifact=DIR] [--names=train]
         print(json.dumps(heldout_f1(load(args.get("artifact")), args["heldout_bank"], name_split=args.get("names")), indent=1))
     else:

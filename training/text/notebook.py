@@ -131,21 +131,24 @@ axes[0].set_xlabel("recall"); axes[0].set_ylabel("precision"); axes[0].legend()
 bins = calibration_bins(y, p_cr, n_bins=5)["bins"]
 axes[1].plot([b["mean_p"] for b in bins], [b["frac_pos"] for b in bins], "o-"); axes[1].plot([0, 1], [0, 1], "k--", lw=0.8)
 axes[1].set_title("calibration (5 bins)"); axes[1].set_xlabel("P(copyright)"); axes[1].set_ylabel("share reusing"); fig.tight_layout()"""),
-    ("markdown", "## Ad-talk test (`training/text/captions_adtalk_test.jsonl`)\n400 captions in en, fr, de, es and pt by five "
-                 "writers who saw nothing of the project: organic posts that talk about ads and name the disclosure labels "
-                 "(\"creators who hide #ad\", the French influencer law, what #publi means) against disclosed ads. Only scored, "
-                 "never read: numbers and curves, no texts."),
-    ("code", """from training.text.evaluate import load_adtalk, print_kinds, written_test
-talk_rows = load_adtalk()
-talk_probs = probs_of(model.score_texts([r["text"] for r in talk_rows]))  # (N, 2)
-res = written_test(talk_rows, talk_probs, 0)
-print(f"branded F1 {res['f1']:.3f} (P {res['precision']:.3f}, R {res['recall']:.3f}, AP {res['average_precision']:.3f})")
-print_kinds(res["per_kind"])
-y, p_br = np.array([r["branded"] for r in talk_rows]), talk_probs[:, 0]
-fig, ax = plt.subplots(figsize=(5, 4))
-for kind in ("ad_talk", "disclosed"):
-    ax.hist(p_br[[r["kind"] == kind for r in talk_rows]], bins=20, range=(0, 1), alpha=0.6, label=kind)
-ax.set_title("P(branded) by kind"); ax.set_xlabel("P(branded)"); ax.set_ylabel("captions"); ax.legend(); fig.tight_layout()"""),
+    ("markdown", "## Talk tests (`training/text/captions_adtalk_test.jsonl`, `captions_copytalk_test.jsonl`)\nCaptions in en, fr, "
+                 "de, es and pt by writers who saw nothing of the project: organic posts that talk about ads and name the "
+                 "disclosure labels (\"creators who hide #ad\", what #publi means) against disclosed ads, and organic posts that "
+                 "talk about copyright and quote reposters' phrases (\"'no copyright intended' protects you from nothing\") "
+                 "against reuploads. Only scored, never read: numbers and curves, no texts."),
+    ("code", """from training.text.evaluate import TALK_SETS, load_talk, print_kinds, written_test
+fig, axes = plt.subplots(1, len(TALK_SETS), figsize=(10, 4))
+for ax, (name, (_, check, _)) in zip(axes, TALK_SETS.items()):
+    talk_rows = load_talk(name)
+    head = HEADS.index(check)
+    talk_probs = probs_of(model.score_texts([r["text"] for r in talk_rows]))  # (N, 2)
+    res, p_check = written_test(talk_rows, talk_probs, head), talk_probs[:, head]
+    print(f"{name}: {check} F1 {res['f1']:.3f} (P {res['precision']:.3f}, R {res['recall']:.3f}, AP {res['average_precision']:.3f})")
+    print_kinds(res["per_kind"])
+    for kind in sorted({r["kind"] for r in talk_rows}):
+        ax.hist(p_check[[r["kind"] == kind for r in talk_rows]], bins=20, range=(0, 1), alpha=0.6, label=kind)
+    ax.set_title(f"{name}: P({check}) by kind"); ax.set_xlabel(f"P({check})"); ax.set_ylabel("captions"); ax.legend()
+fig.tight_layout()"""),
     ("markdown", "## Error table: most frequent error families, one example each"),
     ("code", """errs = collections.defaultdict(list)
 for r, s, p in zip(rows, scores, probs):

@@ -39,8 +39,9 @@ from models.text.evidence import SpanExtractor
 from models.text.contextual import ContextualStage, base_model_dir, native_bf16
 from training.configurator import apply_overrides, git_commit
 from training.text.card import render_card, write_card
-from training.text.evaluate import (HEADS, adtalk_metrics, caption_metrics, cross_recalibrated, cross_stacked, evaluate,
-                                    evaluate_independent, fit_recalibration, fit_stack, plot_all, probs_of, reuse_metrics)
+from training.text.evaluate import (HEADS, TALK_SETS, caption_metrics, cross_recalibrated, cross_stacked, evaluate,
+                                    evaluate_independent, fit_recalibration, fit_stack, plot_all, probs_of, reuse_metrics,
+                                    talk_metrics)
 from training.text.generate import WRITTEN_REUSE, WRITTEN_REUSE_MORE, generate, load_bank, written_posts, written_reuse_posts
 
 # -----------------------------------------------------------------------------
@@ -369,7 +370,7 @@ def main() -> None:
     metrics["independent"] = evaluate_independent(model)
     metrics["captions"] = caption_metrics(model)
     metrics["reuse"] = reuse_metrics(model)
-    metrics["adtalk"] = adtalk_metrics(model)
+    metrics |= {name: talk_metrics(model, name) for name in TALK_SETS}
     log(f"copyright test (written captions) F1 {metrics['reuse']['test']['f1']:.4f}")
     log(f"caption test (English, disclosures removed) F1 {metrics['captions']['test']['undisclosed']['f1']:.4f}")
     log(f"independent set branded F1 {metrics['independent']['branded']['f1']:.4f}, copyright F1 {metrics['independent']['copyright']['f1']:.4f}")
