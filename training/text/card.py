@@ -7,6 +7,7 @@ Used by train.py at the end of a run, by `python -m training.text.train --card_o
 from __future__ import annotations
 
 import json
+import textwrap
 from pathlib import Path
 
 from models.text.config import TextConfig
@@ -348,11 +349,12 @@ def talk_section(name: str, res: dict | None) -> str:
         return ""
     t = res["test"]
     title, check, organic, positives, hard_negative, note = _TALK_TESTS[name]
+    about = textwrap.fill(f"`training/text/captions_{name}_test.jsonl`: {t['n']} captions in en, fr, de, es, pt by five writers (one "
+                          f"per language) who saw nothing of the project: {t['n'] - t['positives']} organic posts that {organic}, "
+                          f"and {t['positives']} {positives}. The issue's hard negative \"{hard_negative}\". Only scored, never "
+                          f"read{note}. `python -m training.text.evaluate --talk={name}`.", 125, break_on_hyphens=False)
     return f"""## {title} (written captions)
-`training/text/captions_{name}_test.jsonl`: {t['n']} captions in en, fr, de, es, pt by five writers (one per language) who saw
-nothing of the project: {t['n'] - t['positives']} organic posts that {organic}, and {t['positives']} {positives}.
-The issue's hard negative "{hard_negative}". Only scored, never read{note}.
-`python -m training.text.evaluate --talk={name}`.
+{about}
 
 {check.capitalize()} F1 at 0.5: **{t['f1']:.3f}** (precision {t['precision']:.3f}, recall {t['recall']:.3f}, AP {t['average_precision']:.3f});
 per language {", ".join(f"{lg} {f:.3f}" for lg, f in t["per_language"].items())}.
