@@ -63,8 +63,9 @@ reuse_copies = 2
 # Read after captions_reuse_train.jsonl as one list (v14 and v14b trained on the same rows, checked identical)
 reuse_more = True
 # files of phrase families appended to the bank, comma-separated (generate.load_bank); "" = the bank alone. v16 trained with
-# phrases_adtalk.yaml (talk about ads naming the disclosure labels) and was not kept: organic ad talk failing at 0.9
-# 72 % -> 16 %, but held-out copyright F1 0.798 -> 0.773 (card history)
+# phrases_adtalk.yaml (talk about ads naming the disclosure labels), v17 with it and phrases_copytalk.yaml (talk about
+# copyright quoting reposters' phrases); neither kept: organic ad talk failing at 0.9 72 % -> 16 % and copyright talk
+# 45 % -> 31 % (v17), but held-out copyright F1 0.798 -> 0.777 (v16) / 0.786 (v17), two-seed means (card history)
 extra_families = ""
 n_val = 10000  # held-out posts: unseen phrase families and names (2000 per language)
 folds = 4  # GroupKFold folds (by phrase family) for the out-of-fold calibration logits
