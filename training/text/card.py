@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 from models.text.config import TextConfig
+from training.text.evaluate import TALK_SETS
 
 __all__ = ["render_card", "write_card"]
 
@@ -47,6 +48,7 @@ def render_card(cfg: TextConfig, resolved: dict, metrics: dict, command: str, se
         f"| {lg} | {b['per_language'][lg]['f1']:.3f} | {lo['branded']['per_language'][lg]:.3f} | "
         f"{c['per_language'][lg]['f1']:.3f} | {lo['copyright']['per_language'][lg]:.3f} |" for lg in langs
     )
+    talk_sections = "\n".join(talk_section(name, metrics.get(name)) for name in TALK_SETS)
     alt = metrics.get("alternatives") or {}
     alt_rows = "\n".join(
         f"| {name} | {v.get('routed', 1.0 if name in ('stack_all_posts', 'contextual_alone') else 0.0):.3f} | "
@@ -167,8 +169,7 @@ fail_at: lowest threshold with precision >= 0.98; review_at: highest threshold w
 {independent_section(metrics.get("independent"))}
 {captions_section(metrics.get("captions"))}
 {reuse_section(metrics.get("reuse"))}
-{talk_section("adtalk", metrics.get("adtalk"))}
-{talk_section("copytalk", metrics.get("copytalk"))}
+{talk_sections}
 ## Speed
 See `benchmarks/results/text.json` (`python benchmarks/bench_text.py`): posts/s batched for the whole
 text stage and p50 single-post latency on 1 thread, with the lexical stage alone in the same process, and
@@ -329,13 +330,13 @@ per language {", ".join(f"{lg} {f:.3f}" for lg, f in t["per_language"].items())}
 """
 
 
-# per talk test (evaluate.TALK_SETS): its title, check, and what its organic posts and its positives are
+# per talk test (evaluate.TALK_SETS, which names its check): its title, and what its organic posts and its positives are
 _TALK_TESTS = {
-    "adtalk": ("Ad-talk test", "branded", "talk about ads and name the disclosure labels (\"creators who hide #ad at the end\", the "
+    "adtalk": ("Ad-talk test", "talk about ads and name the disclosure labels (\"creators who hide #ad at the end\", the "
                "French influencer law, what #publi means)", "disclosed ads, some of which talk about labelling too",
                "talk about ads in general", " (a 4-gram overlap check against the training families printed the start of three "
                "captions once, before any training)"),
-    "copytalk": ("Copyright-talk test", "copyright", "talk about copyright and quote the phrases reposters write (\"'no copyright "
+    "copytalk": ("Copyright-talk test", "talk about copyright and quote the phrases reposters write (\"'no copyright "
                  "intended' protects you from nothing\", fair use explained, creators whose own videos were reposted)",
                  "reuploads of others' material with credits or disclaimers, about a third of which talk about copyright too",
                  "talk about copyright in general", " (7 of the 400 written captions were dropped before any scoring: they "
@@ -348,7 +349,8 @@ def talk_section(name: str, res: dict | None) -> str:
     if not res:
         return ""
     t = res["test"]
-    title, check, organic, positives, hard_negative, note = _TALK_TESTS[name]
+    title, organic, positives, hard_negative, note = _TALK_TESTS[name]
+    check = TALK_SETS[name][1]
     about = textwrap.fill(f"`training/text/captions_{name}_test.jsonl`: {t['n']} captions in en, fr, de, es, pt by five writers (one "
                           f"per language) who saw nothing of the project: {t['n'] - t['positives']} organic posts that {organic}, "
                           f"and {t['positives']} {positives}. The issue's hard negative \"{hard_negative}\". Only scored, never "

@@ -13,8 +13,9 @@ Used by train.py; also importable from notebooks/text.ipynb. Three held-out sets
     python -m training.text.evaluate --captions=dev     # undisclosed-ad F1 on the dev writers, with the misses
     python -m training.text.evaluate --captions=test    # the same on the test writers, numbers only
     python -m training.text.evaluate --captions=test_intl   # the same test in fr, de, es, pt (captions_intl.jsonl), numbers only
-    python -m training.text.evaluate --captions=write   # the caption tests and the copyright test into metrics.json and card.md
+    python -m training.text.evaluate --captions=write   # the caption, copyright and talk tests into metrics.json and card.md
     python -m training.text.evaluate --reuse=test      # the copyright test: written captions that reuse material or not
+    python -m training.text.evaluate --talk=copytalk   # a talk test (adtalk | copytalk): organic talk that names the labels
     python -m training.text.evaluate --heldout_bank=OLD.yaml [--artifact=DIR]   # F1 on another bank's held-out split
     python -m training.text.evaluate --heldout_bank=BANK.yaml --names=train     # held-out families, training names
 """
